@@ -1,0 +1,31 @@
+// Expected failures travel as values, not exceptions: a bot or the CLI turns each code into a
+// short, friendly answer. Anything thrown is unexpected (see errors.ts).
+
+export type FailureCode =
+  | 'missing_file'
+  | 'empty_file'
+  | 'file_too_large'
+  | 'too_many_pixels'
+  | 'not_an_image'
+  | 'corrupt_image'
+  | 'no_face'
+  | 'no_index'
+  | 'empty_index'
+  | 'model_mismatch'
+  | 'unknown_model'
+  | 'unknown_celebrity';
+
+export interface Failure {
+  code: FailureCode;
+  message: string;
+}
+
+export type Result<T> = { ok: true; value: T } | { ok: false; error: Failure };
+
+export function ok<T>(value: T): Result<T> {
+  return { ok: true, value };
+}
+
+export function fail<T = never>(code: FailureCode, message: string): Result<T> {
+  return { ok: false, error: { code, message } };
+}
