@@ -1,0 +1,36 @@
+import path from 'node:path';
+import { ConfigError } from './core/errors.ts';
+
+// The environment is read once, here, and validated. Errors name the variable, never its value.
+
+export type Device = 'cpu' | 'cuda' | 'auto';
+
+export interface Config {
+  dataDir: string;
+  device: Device;
+  logLevel: string;
+  /** Where generated model files live (models/ in the checkout unless overridden). */
+  modelsDir: string;
+}
+
+const projectRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const device = (env.LOOKALIKE_DEVICE ?? 'auto').toLowerCase();
+  if (device !== 'cpu' && device !== 'cuda' && device !== 'auto') {
+    throw new ConfigError('LOOKALIKE_DEVICE must be one of cpu, cuda, auto');
+  }
+  return Object.freeze({
+    dataDir: path.resolve(env.LOOKALIKE_DATA_DIR ?? 'data'),
+    device,
+    logLevel: env.LOG_LEVEL ?? 'info',
+    modelsDir: path.resolve(env.LOOKALIKE_MODELS_DIR ?? path.join(projectRoot, 'models')),
+  });
+}
+
+/** Reads a variable that a feature cannot run without. */
+export function requireEnv(env: NodeJS.ProcessEnv, name: string, why: string): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(`${name} is not set: ${why}`);
+  return value;
+}
