@@ -1,0 +1,198 @@
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { IndexCorruptError } from './errors.ts';
+import { fail, ok, type Result } from './result.ts';
+import { VectorIndex } from './runtime/hnsw.ts';
+import { bestPerIdentity, toPercent } from './similarity.ts';
+import type { Box } from './types.ts';
+
+// The celebrity gallery on disk: an HNSW cosine index of face descriptors, the metadata of every face
+// (who, which image, where), and a packed file of small face thumbnails so a reply can show the
+// matched face without reopening the original photo.
+//
+//   <dir>/gallery.json   metadata, including the model that built it
+//   <dir>/faces.hnsw     hnswlib index; labels are face ids (positions in gallery.json's faces)
+//   <dir>/thumbs.bin     JPEG thumbnails back to back; each face records offset and length
+
+export type FaceSource = 'cascade' | 'whole_image' | 'metadata';
+
+export interface GalleryFace {
+  name: string;
+  image: string;
+  box: Box;
+  source: FaceSource;
+}
+
+export interface GalleryInfo {
+  modelId: string;
+  /** Descriptor variant, e.g. 'resnet128' or 'fc7-4096'; indexes of different descriptors never mix. */
+  descriptor: string;
+  dims: number;
+}
+
+export interface GalleryHit extends GalleryFace {
+  faceId: number;
+  /** 0..100 */
+  similarity: number;
+  cosine: number;
+}
+
+const FORMAT_VERSION = 1;
+const META = 'gallery.json';
+const VECTORS = 'faces.hnsw';
+const THUMBS = 'thumbs.bin';
+
+// Compact row: [identity, image, x, y, w, h, source, thumbOffset, thumbLength]
+type FaceRow = [number, string, number, number, number, number, FaceSource, number, number];
+
+interface MetaFile extends GalleryInfo {
+  version: number;
+  createdAt: string;
+  identities: string[];
+  faces: FaceRow[];
+}
+
+export class Gallery {
+  private readonly identityIds = new Map<string, number>();
+  private thumbsFd: number | null = null;
+  private thumbsEnd = 0;
+
+  private constructor(
+    readonly dir: string,
+    readonly info: GalleryInfo,
+    private readonly vectors: VectorIndex,
+    private readonly identities: string[],
+    private readonly rows: FaceRow[],
+    private readonly createdAt: string,
+  ) {
+    identities.forEach((name, i) => this.identityIds.set(name, i));
+    for (const row of rows) this.thumbsEnd = Math.max(this.thumbsEnd, row[7] + row[8]);
+  }
+
+  /** A new, empty gallery written to `dir` (created; an existing gallery there is replaced on save). */
+  static create(dir: string, info: GalleryInfo, capacity = 1024): Gallery {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, THUMBS), '');
+    return new Gallery(dir, info, VectorIndex.create(info.dims, capacity), [], [], new Date().toISOString());
+  }
+
+  static async open(dir: string): Promise<Result<Gallery>> {
+    const metaPath = path.join(dir, META);
+    if (!existsSync(metaPath)) {
+      return fail('no_index', `No index at ${dir}. Build one first: lookalike index build <folder>`);
+    }
+    let meta: MetaFile;
+    try {
+      meta = JSON.parse(readFileSync(metaPath, 'utf8')) as MetaFile;
+    } catch (err) {
+      throw new IndexCorruptError(`${metaPath} is not valid JSON`, { cause: err });
+    }
+    if (meta.version !== FORMAT_VERSION) {
+      throw new IndexCorruptError(`${metaPath} has format version ${meta.version}; this program reads ${FORMAT_VERSION}. Rebuild the index.`);
+    }
+    if (meta.faces.length === 0) {
+      return fail('empty_index', `The index at ${dir} holds no faces. Rebuild it from a folder with photos of people.`);
+    }
+    const vectors = await VectorIndex.load(path.join(dir, VECTORS), meta.dims);
+    if (vectors.count !== meta.faces.length) {
+      throw new IndexCorruptError(`${dir}: ${vectors.count} vectors but ${meta.faces.length} faces in ${META}. Rebuild the index.`);
+    }
+    const info = { modelId: meta.modelId, descriptor: meta.descriptor, dims: meta.dims };
+    return ok(new Gallery(dir, info, vectors, meta.identities, meta.faces, meta.createdAt));
+  }
+
+  get size(): number {
+    return this.rows.length;
+  }
+
+  get identityCount(): number {
+    return this.identities.length;
+  }
+
+  /** Adds one face; the thumbnail (JPEG) is appended to thumbs.bin at once. Returns the face id. */
+  add(face: GalleryFace, descriptor: Float32Array, thumbnail?: Uint8Array): number {
+    let identity = this.identityIds.get(face.name);
+    if (identity === undefined) {
+      identity = this.identities.push(face.name) - 1;
+      this.identityIds.set(face.name, identity);
+    }
+    let offset = 0;
+    let length = 0;
+    if (thumbnail && thumbnail.length > 0) {
+      this.thumbsFd ??= openSync(path.join(this.dir, THUMBS), 'a');
+      writeSync(this.thumbsFd, thumbnail);
+      offset = this.thumbsEnd;
+      length = thumbnail.length;
+      this.thumbsEnd += length;
+    }
+    const { x, y, width, height } = face.box;
+    const id = this.rows.push([identity, face.image, x, y, width, height, face.source, offset, length]) - 1;
+    this.vectors.add(descriptor, id);
+    return id;
+  }
+
+  face(id: number): GalleryFace {
+    const row = this.rows[id];
+    if (!row) throw new RangeError(`no face ${id}`);
+    return { name: this.identities[row[0]]!, image: row[1], box: { x: row[2], y: row[3], width: row[4], height: row[5] }, source: row[6] };
+  }
+
+  /** Face ids of one identity (exact name), in insertion order. */
+  facesOf(name: string): number[] {
+    const identity = this.identityIds.get(name);
+    if (identity === undefined) return [];
+    const ids: number[] = [];
+    this.rows.forEach((row, id) => row[0] === identity && ids.push(id));
+    return ids;
+  }
+
+  identityNames(): readonly string[] {
+    return this.identities;
+  }
+
+  /** The best face of each of the `top` closest identities, best first. */
+  search(descriptor: Float32Array, top: number, opts: { excludeName?: string } = {}): GalleryHit[] {
+    // Ask for more neighbours than identities wanted: several of the nearest faces may be one person.
+    const k = Math.min(this.size, Math.max(50, top * 20));
+    const hits = this.vectors
+      .search(descriptor, k)
+      .map(({ label, cosine }) => ({ ...this.face(label), faceId: label, cosine, similarity: toPercent(cosine) }))
+      .filter((hit) => hit.name !== opts.excludeName);
+    return bestPerIdentity(hits, top);
+  }
+
+  /** The face's thumbnail JPEG, or null when the gallery has none for it. */
+  thumbnail(id: number): Buffer | null {
+    const row = this.rows[id];
+    if (!row || row[8] === 0) return null;
+    const buf = Buffer.alloc(row[8]);
+    const fd = openSync(path.join(this.dir, THUMBS), 'r');
+    try {
+      readSync(fd, buf, 0, row[8], row[7]);
+    } finally {
+      closeSync(fd);
+    }
+    return buf;
+  }
+
+  /** Writes the metadata and the vectors. Writes go to temporary names first so a crash never leaves a half-written pair. */
+  async save(): Promise<void> {
+    if (this.thumbsFd !== null) {
+      closeSync(this.thumbsFd);
+      this.thumbsFd = null;
+    }
+    const meta: MetaFile = {
+      version: FORMAT_VERSION,
+      ...this.info,
+      createdAt: this.createdAt,
+      identities: this.identities,
+      faces: this.rows,
+    };
+    const tmpVectors = path.join(this.dir, `${VECTORS}.tmp`);
+    const tmpMeta = path.join(this.dir, `${META}.tmp`);
+    await this.vectors.save(tmpVectors);
+    writeFileSync(tmpMeta, JSON.stringify(meta));
+    renameSync(tmpVectors, path.join(this.dir, VECTORS));
+    renameSync(tmpMeta, path.join(this.dir, META));
+  }
+}
