@@ -51,7 +51,7 @@ test('gallery: search groups faces by identity, best face first, and survives sa
     assert.equal(gallery.thumbnail(a1)?.toString(), 'thumb-a1');
     assert.equal(gallery.thumbnail(1), null);
     assert.equal(gallery.thumbnail(2)?.toString(), 'thumb-b1');
-    assert.deepEqual(gallery.search(alice, 5, { excludeName: 'Alice' }).map((h) => h.name), ['Bob']);
+    assert.deepEqual(gallery.search(alice, 5, { exclude: (hit) => hit.name === 'Alice' }).map((h) => h.name), ['Bob']);
     assert.deepEqual(gallery.facesOf('Alice'), [0, 1]);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -151,13 +151,13 @@ export class Gallery {
   }
 
   /** The best face of each of the `top` closest identities, best first. */
-  search(descriptor: Float32Array, top: number, opts: { excludeName?: string } = {}): GalleryHit[] {
+  search(descriptor: Float32Array, top: number, opts: { exclude?: (hit: GalleryHit) => boolean } = {}): GalleryHit[] {
     // Ask for more neighbours than identities wanted: several of the nearest faces may be one person.
     const k = Math.min(this.size, Math.max(50, top * 20));
     const hits = this.vectors
       .search(descriptor, k)
       .map(({ label, cosine }) => ({ ...this.face(label), faceId: label, cosine, similarity: toPercent(cosine) }))
-      .filter((hit) => hit.name !== opts.excludeName);
+      .filter((hit) => !opts.exclude?.(hit));
     return bestPerIdentity(hits, top);
   }
 

@@ -9,6 +9,8 @@ export interface FaceEmbedder {
   readonly id: string;
   /** Side of the square RGB crop the model takes. */
   readonly inputSize: number;
+  /** Which output the descriptor comes from, e.g. '128' or VGG-Face's '4096' (fc7) and '2622' (fc8); indexes record it. */
+  readonly descriptor: string;
   /** Length of the descriptor. */
   readonly dims: number;
   /** One L2-normalised descriptor per crop; crops are inputSize x inputSize RGB. Batches and single crops share this path. */

@@ -1,0 +1,50 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import type { Config } from '../../config.ts';
+import { buildIndex } from '../../jobs/buildIndex.ts';
+import { dataDirOf, modelOption } from '../options.ts';
+import { say } from '../run.ts';
+
+export function registerIndexCommands(program: Command, config: Config): void {
+  const index = program.command('index').description('build and inspect the celebrity index');
+
+  index
+    .command('build <folder>')
+    .description('index every face under <folder>/<Person_Name>/*.jpg (underscores become spaces)')
+    .addOption(modelOption().default('default'))
+    .action(async (folder: string, opts: { model: string }, command: Command) => {
+      const dataDir = path.resolve(dataDirOf(command));
+      const bar = new SingleBar(
+        { format: 'indexing {bar} {value}/{total} images | {faces} faces | {eta_formatted} left', stream: process.stderr, hideCursor: true },
+        Presets.shades_classic,
+      );
+      let started = false;
+      const built = await buildIndex({
+        folder,
+        dataDir,
+        modelsDir: config.modelsDir,
+        model: opts.model,
+        device: config.device,
+        onProgress: ({ done, total, faces }) => {
+          if (!started) bar.start(total, 0, { faces: 0 });
+          started = true;
+          bar.update(done, { faces });
+        },
+      });
+      if (started) bar.stop();
+      if (!built.ok) {
+        say(`lookalike: ${built.error.message}`);
+        process.exitCode = 1;
+        return;
+      }
+      const s = built.value;
+      say(`Indexed ${s.faces} faces of ${s.identities} people from ${s.images} images in ${s.seconds.toFixed(1)} s (model ${s.modelId}).`);
+      const reasons = Object.entries(s.skipped);
+      if (reasons.length > 0) {
+        say(`Skipped ${s.skippedFiles.length} images: ${reasons.map(([why, n]) => `${n} ${why.replace(/_/g, ' ')}`).join(', ')}.`);
+        for (const f of s.skippedFiles) say(`  ${f.reason}: ${f.path}`);
+      }
+      say(`Index written to ${path.join(dataDir, 'index')}.`);
+    });
+}

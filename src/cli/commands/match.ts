@@ -1,0 +1,125 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { Config } from '../../config.ts';
+import { tryOpenEngine } from '../../core/engine.ts';
+import type { LookalikeEngine, MatchReport } from '../../core/engineTypes.ts';
+import { fail, ok, type Failure, type Result } from '../../core/result.ts';
+import { dataDirOf, modelOption } from '../options.ts';
+import { say } from '../run.ts';
+
+interface MatchCliOptions {
+  top: number;
+  out?: string;
+  json?: boolean;
+  model?: string;
+}
+
+export function registerMatchCommand(program: Command, config: Config): void {
+  program
+    .command('match <photos...>')
+    .description('find the closest people in the index for every face in each photo')
+    .addOption(new Option('--top <n>', 'people per face').default(5).argParser(positiveInt))
+    .option('--out <path>', 'where to write the picture: a file for one photo, a folder for several')
+    .option('--json', 'one JSON object per photo per line on stdout')
+    .addOption(modelOption())
+    .action(async (photos: string[], opts: MatchCliOptions, command: Command) => {
+      const engine = await tryOpenEngine({ dataDir: dataDirOf(command), modelsDir: config.modelsDir, device: config.device, model: opts.model });
+      if (!engine.ok) {
+        report(photos, opts, () => engine);
+        process.exitCode = 2;
+        return;
+      }
+      try {
+        let failed = 0;
+        for (const photo of photos) {
+          const result = await matchFile(photo, engine.value, { ...opts, many: photos.length > 1 });
+          if (!result.ok) failed++;
+          print(photo, result, opts);
+        }
+        if (failed > 0) process.exitCode = 1;
+      } finally {
+        await engine.value.close();
+      }
+    });
+}
+
+type Matched = MatchReport & { picture: string | null };
+
+async function matchFile(photo: string, engine: LookalikeEngine, opts: MatchCliOptions & { many: boolean }): Promise<Result<Matched>> {
+  const bytes = await readPhoto(photo);
+  if (!bytes.ok) return bytes;
+  const picture = picturePath(photo, opts);
+  const result = await engine.match(bytes.value, { top: opts.top, composite: picture !== null });
+  if (!result.ok) return result;
+  if (picture && result.value.composite) {
+    mkdirSync(path.dirname(picture), { recursive: true });
+    writeFileSync(picture, result.value.composite);
+  }
+  return ok({ ...result.value, picture });
+}
+
+async function readPhoto(photo: string): Promise<Result<Buffer>> {
+  try {
+    return ok(await readFile(photo));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return fail('missing_file', `No such file: ${photo}`);
+    if (code === 'EISDIR') return fail('not_an_image', `${photo} is a folder, not an image`);
+    if (code === 'EACCES') return fail('missing_file', `Cannot read ${photo}: permission denied`);
+    throw err;
+  }
+}
+
+/** The picture goes next to the photo, or to --out (a file for one photo, a folder for several). */
+function picturePath(photo: string, opts: MatchCliOptions & { many: boolean }): string | null {
+  const name = `${path.parse(photo).name}.lookalike.jpg`;
+  if (opts.out) return opts.many ? path.join(opts.out, name) : opts.out;
+  return opts.json ? null : path.join(path.dirname(photo), name);
+}
+
+function print(photo: string, result: Result<Matched>, opts: MatchCliOptions): void {
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(toJson(photo, result))}\n`);
+    return;
+  }
+  if (!result.ok) {
+    say(`${photo}: ${result.error.message}`);
+    return;
+  }
+  const { faces, picture } = result.value;
+  const lines = [`${photo}: ${faces.length} face${faces.length === 1 ? '' : 's'}`];
+  faces.forEach((face, i) => {
+    const [best, ...rest] = face.matches;
+    const where = `[${face.box.x}, ${face.box.y}, ${face.box.width}x${face.box.height}]`;
+    lines.push(`  face ${i + 1} ${where}: ${best ? `${best.name} ${best.similarity.toFixed(1)} %` : 'no match'}`);
+    if (rest.length > 0) lines.push(`    then ${rest.map((m) => `${m.name} ${m.similarity.toFixed(1)} %`).join(', ')}`);
+  });
+  if (picture) lines.push(`  picture: ${picture}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+function toJson(photo: string, result: Result<Matched>) {
+  if (!result.ok) return { input: photo, error: result.error };
+  return {
+    input: photo,
+    model: result.value.modelId,
+    faces: result.value.faces.map((f) => ({
+      box: [f.box.x, f.box.y, f.box.width, f.box.height],
+      matches: f.matches.map((m) => ({ name: m.name, similarity: m.similarity, image: m.image })),
+    })),
+    ...(result.value.picture ? { picture: result.value.picture } : {}),
+  };
+}
+
+function report(photos: string[], opts: MatchCliOptions, error: () => { ok: false; error: Failure }): void {
+  if (opts.json) for (const photo of photos) print(photo, error(), opts);
+  else say(`lookalike: ${error().error.message}`);
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a positive whole number, got "${value}"`);
+  return n;
+}

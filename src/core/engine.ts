@@ -1,0 +1,136 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Device } from '../config.ts';
+import { logger } from '../log.ts';
+import { composeReply, type ComposeMatch, type ComposeRow } from './compose.ts';
+import { decodeImage } from './decode.ts';
+import type { FaceResult, LookalikeEngine, MatchOptions, MatchReport } from './engineTypes.ts';
+import { ConfigError } from './errors.ts';
+import { cropFace } from './faceCrop.ts';
+import { describeFaces, type DescribedFace } from './faces.ts';
+import { Gallery, type GalleryHit } from './gallery.ts';
+import type { FaceEmbedder } from './models/embedder.ts';
+import { loadModel } from './models/registry.ts';
+import { fail, ok, type Failure, type Result } from './result.ts';
+import type { RgbImage } from './types.ts';
+
+const log = logger('engine');
+
+export interface EngineOptions {
+  dataDir: string;
+  modelsDir: string;
+  device?: Device;
+  /** Model name; by default the one that built the index. Another model than the index's is refused. */
+  model?: string;
+}
+
+/** The index directory inside a data directory. */
+export function indexDir(dataDir: string): string {
+  return path.join(dataDir, 'index');
+}
+
+/** Thrown by openEngine when the engine cannot start for an expected reason (no index, wrong model). */
+export class EngineUnavailableError extends ConfigError {
+  constructor(readonly failure: Failure) {
+    super(failure.message);
+  }
+}
+
+const USER_FACE_SIZE = 320;
+
+class Engine implements LookalikeEngine {
+  constructor(
+    private readonly gallery: Gallery,
+    private readonly model: FaceEmbedder,
+  ) {}
+
+  get modelId(): string {
+    return this.model.id;
+  }
+
+  get gallerySize(): number {
+    return this.gallery.size;
+  }
+
+  async match(bytes: Uint8Array, opts: MatchOptions = {}): Promise<Result<MatchReport>> {
+    const decoded = await decodeImage(bytes, { maxBytes: opts.maxBytes, maxPixels: opts.maxPixels });
+    if (!decoded.ok) return decoded;
+    return this.matchImage(decoded.value, opts);
+  }
+
+  async matchImage(image: RgbImage, opts: MatchOptions = {}): Promise<Result<MatchReport>> {
+    const top = opts.top ?? 5;
+    const faces = await describeFaces(image, this.model, opts.maxFaces ?? 6);
+    if (faces.length === 0) {
+      return fail('no_face', 'No face found. Try a well-lit photo looking at the camera.');
+    }
+    const searched = faces.map((face) => ({ face, hits: this.gallery.search(face.descriptor, top) }));
+    const results: FaceResult[] = searched.map(({ face, hits }) => ({
+      box: face.box,
+      source: face.source,
+      matches: hits.map(({ name, similarity, image, box }) => ({ name, similarity, image, box })),
+    }));
+    const composite = opts.composite === false ? null : await this.compose(image, searched);
+    return ok({ faces: results, composite, modelId: this.model.id });
+  }
+
+  private async compose(image: RgbImage, searched: { face: DescribedFace; hits: GalleryHit[] }[]): Promise<Buffer> {
+    const rows: ComposeRow[] = [];
+    for (const { face, hits } of searched) {
+      const [best, ...rest] = hits;
+      if (!best) continue;
+      rows.push({
+        userFace: await cropFace(image, face.box, { size: USER_FACE_SIZE }),
+        best: await this.composeMatch(best),
+        runnersUp: await Promise.all(rest.slice(0, 4).map((hit) => this.composeMatch(hit))),
+      });
+    }
+    return composeReply(rows);
+  }
+
+  private async composeMatch(hit: GalleryHit): Promise<ComposeMatch> {
+    return { name: hit.name, similarity: hit.similarity, face: await this.galleryFace(hit) };
+  }
+
+  /** The gallery face as a square crop: from the stored thumbnail, or else from the source image. */
+  private async galleryFace({ faceId, image, box }: GalleryHit): Promise<RgbImage> {
+    const thumb = this.gallery.thumbnail(faceId);
+    if (thumb) {
+      const decoded = await decodeImage(thumb);
+      if (decoded.ok) return decoded.value;
+    }
+    const source = await decodeImage(await readFile(image).catch(() => new Uint8Array()));
+    if (source.ok) return cropFace(source.value, box, { size: USER_FACE_SIZE });
+    log.warn({ faceId, image }, 'gallery face unavailable; showing a blank tile');
+    return { data: Buffer.alloc(USER_FACE_SIZE * USER_FACE_SIZE * 3, 48), width: USER_FACE_SIZE, height: USER_FACE_SIZE };
+  }
+
+  async close(): Promise<void> {
+    await this.model.dispose();
+  }
+}
+
+/** Opens the index of a data directory and the model that built it. Expected failures come back as values. */
+export async function tryOpenEngine(opts: EngineOptions): Promise<Result<LookalikeEngine & { matchImage: Engine['matchImage'] }>> {
+  const opened = await Gallery.open(indexDir(opts.dataDir));
+  if (!opened.ok) return opened;
+  const gallery = opened.value;
+  const modelName = opts.model ?? gallery.info.modelId;
+  if (modelName !== gallery.info.modelId) {
+    return fail(
+      'model_mismatch',
+      `The index was built with model "${gallery.info.modelId}", not "${modelName}". Match without --model, or rebuild the index with --model ${modelName}.`,
+    );
+  }
+  const model = await loadModel(modelName, { modelsDir: opts.modelsDir, device: opts.device ?? 'auto', descriptor: gallery.info.descriptor });
+  if (!model.ok) return model;
+  log.info({ model: modelName, faces: gallery.size, identities: gallery.identityCount }, 'engine ready');
+  return ok(new Engine(gallery, model.value));
+}
+
+/** Like tryOpenEngine, for callers that cannot go on without an engine (the bots). */
+export async function openEngine(opts: EngineOptions): Promise<LookalikeEngine> {
+  const engine = await tryOpenEngine(opts);
+  if (!engine.ok) throw new EngineUnavailableError(engine.error);
+  return engine.value;
+}

@@ -1,0 +1,118 @@
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Gallery } from '../src/core/gallery.ts';
+import { decodeImage } from '../src/core/decode.ts';
+import { readFileSync } from 'node:fs';
+import { writeBadInputs } from './support/badInputs.ts';
+import { peopleDir, repoRoot, scenesDir } from './support/paths.ts';
+
+// The command line the way a user runs it: the built bin, a child process, real files.
+
+const run = promisify(execFile);
+const bin = path.join(repoRoot, 'bin', 'lookalike.js');
+
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function lookalike(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], {
+      env: { ...process.env, LOOKALIKE_DEVICE: 'cpu', LOG_LEVEL: 'warn', ...env },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+// A gallery of four people with one photo of each held back, linked (not copied) from the shared folder.
+const people = ['Barack_Obama', 'Joe_Biden', 'Angelina_Jolie', 'Elon_Musk'];
+const heldOut: Record<string, string> = {};
+let work: string;
+let dataDir: string;
+
+before(async () => {
+  work = mkdtempSync(path.join(tmpdir(), 'lookalike-cli-'));
+  dataDir = path.join(work, 'data');
+  const gallery = path.join(work, 'gallery');
+  for (const person of people) {
+    const files = readdirSync(path.join(peopleDir, person)).sort();
+    heldOut[person] = path.join(peopleDir, person, files[0]!);
+    mkdirSync(path.join(gallery, person), { recursive: true });
+    for (const file of files.slice(1)) symlinkSync(path.join(peopleDir, person, file), path.join(gallery, person, file));
+  }
+  const built = await lookalike(['index', 'build', gallery, '--data', dataDir]);
+  assert.equal(built.code, 0, built.stderr);
+  assert.match(built.stderr, /Indexed \d+ faces of 4 people/);
+});
+
+after(() => rmSync(work, { recursive: true, force: true }));
+
+test('cli: match names the person in readable lines and writes the picture to --out', async () => {
+  const out = path.join(work, 'obama.jpg');
+  const r = await lookalike(['match', heldOut.Barack_Obama!, '--out', out, '--data', dataDir]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /face 1 .*: Barack Obama \d+\.\d %/);
+  const picture = await decodeImage(readFileSync(out));
+  assert.ok(picture.ok && picture.value.width >= 400, 'the picture is a real image');
+});
+
+test('cli: --json gives one object per photo, failures included, and a non-zero exit', async () => {
+  const bad = writeBadInputs(work, heldOut.Joe_Biden!);
+  const inputs = [
+    heldOut.Joe_Biden!,
+    path.join(work, 'missing.jpg'),
+    bad.empty_file!,
+    bad.not_an_image!,
+    bad.corrupt_image!,
+    bad.too_many_pixels!,
+    path.join(scenesDir, 'faceapi_bbt__white.png'),
+    heldOut.Angelina_Jolie!,
+  ];
+  const r = await lookalike(['match', ...inputs, '--json', '--top', '3', '--data', dataDir]);
+  assert.equal(r.code, 1);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(lines.map((l) => l.input), inputs);
+  assert.deepEqual(
+    lines.map((l) => l.error?.code ?? l.faces[0].matches[0].name),
+    ['Joe Biden', 'missing_file', 'empty_file', 'not_an_image', 'corrupt_image', 'too_many_pixels', 'no_face', 'Angelina Jolie'],
+  );
+  const first = lines[0];
+  assert.equal(first.faces[0].box.length, 4);
+  assert.equal(first.faces[0].matches.length, 3);
+  assert.ok(first.faces[0].matches[0].similarity > first.faces[0].matches[1].similarity);
+});
+
+test('cli: a group photo gives one face per person in it', async () => {
+  const r = await lookalike(['match', path.join(scenesDir, 'face_recognition__obama_and_biden.jpg'), '--json', '--data', dataDir]);
+  assert.equal(r.code, 0, r.stderr);
+  const names = JSON.parse(r.stdout).faces.map((f: { matches: { name: string }[] }) => f.matches[0]!.name).sort();
+  assert.deepEqual(names, ['Barack Obama', 'Joe Biden']);
+});
+
+test('cli: a missing index and a model mismatch each get one clear line', async () => {
+  const none = await lookalike(['match', heldOut.Elon_Musk!, '--data', path.join(work, 'nothing-here')]);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /No index at .*index build/);
+  assert.doesNotMatch(none.stderr, /\n\s+at /);
+
+  const otherData = path.join(work, 'other');
+  const g = Gallery.create(path.join(otherData, 'index'), { modelId: 'vggface', descriptor: '4096', dims: 4 });
+  g.add({ name: 'X', image: 'x.jpg', box: { x: 0, y: 0, width: 1, height: 1 }, source: 'cascade' }, new Float32Array([1, 0, 0, 0]));
+  await g.save();
+  const mismatch = await lookalike(['match', heldOut.Elon_Musk!, '--model', 'default', '--data', otherData]);
+  assert.equal(mismatch.code, 2);
+  assert.match(mismatch.stderr, /built with model "vggface", not "default"/);
+  assert.ok(existsSync(path.join(otherData, 'index', 'gallery.json')), 'a refused match changes nothing');
+});
