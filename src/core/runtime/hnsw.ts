@@ -23,7 +23,8 @@ export class VectorIndex {
   private constructor(
     private readonly index: hnswlib.HierarchicalNSW,
     readonly dims: number,
-    private readonly efSearch: number,
+    /** Search breadth: higher finds the true nearest more often, slower. */
+    public efSearch: number,
   ) {}
 
   static create(dims: number, capacity: number, params: Partial<HnswParams> = {}): VectorIndex {

@@ -1,0 +1,88 @@
+import { VectorIndex } from '../src/core/runtime/hnsw.ts';
+import { median, rng, rssMb } from './stats.ts';
+
+// HNSW against exact (brute-force) cosine search over random unit vectors: the gallery's search at
+// IMDB-WIKI scale. Random vectors are the hard case: real face descriptors cluster, random ones don't.
+
+export interface HnswBench {
+  vectors: number;
+  dims: number;
+  buildSeconds: number;
+  indexMemoryMb: number;
+  exactMsPerQuery: number;
+  rows: { efSearch: number; recallAt1: number; msPerQuery: number; speedUp: number }[];
+}
+
+function randomUnitVectors(n: number, dims: number, seed: number): Float32Array {
+  const next = rng(seed);
+  const data = new Float32Array(n * dims);
+  for (let i = 0; i < n; i++) {
+    let norm = 0;
+    for (let d = 0; d < dims; d++) {
+      // Sum of uniforms: close enough to Gaussian for direction sampling.
+      const v = next() + next() + next() - 1.5;
+      data[i * dims + d] = v;
+      norm += v * v;
+    }
+    norm = Math.sqrt(norm);
+    for (let d = 0; d < dims; d++) data[i * dims + d]! /= norm;
+  }
+  return data;
+}
+
+function exactTop1(data: Float32Array, dims: number, q: Float32Array): number {
+  let best = -Infinity;
+  let bestIdx = -1;
+  const n = data.length / dims;
+  for (let i = 0; i < n; i++) {
+    let dot = 0;
+    const off = i * dims;
+    for (let d = 0; d < dims; d++) dot += data[off + d]! * q[d]!;
+    if (dot > best) {
+      best = dot;
+      bestIdx = i;
+    }
+  }
+  return bestIdx;
+}
+
+export async function benchHnsw(n = 460_000, dims = 128, queries = 200, log = console.log): Promise<HnswBench> {
+  const data = randomUnitVectors(n, dims, 1);
+  const qs = randomUnitVectors(queries, dims, 2);
+  const query = (i: number) => qs.subarray(i * dims, (i + 1) * dims);
+
+  const before = rssMb();
+  const t0 = performance.now();
+  const index = VectorIndex.create(dims, n);
+  for (let i = 0; i < n; i++) {
+    index.add(data.subarray(i * dims, (i + 1) * dims), i);
+    if (i > 0 && i % 100_000 === 0) log(`  hnsw: ${i} vectors added, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  }
+  const buildSeconds = (performance.now() - t0) / 1000;
+  const indexMemoryMb = rssMb() - before;
+
+  const truth: number[] = [];
+  const exactTimes: number[] = [];
+  for (let i = 0; i < queries; i++) {
+    const t = performance.now();
+    truth.push(exactTop1(data, dims, query(i)));
+    exactTimes.push(performance.now() - t);
+  }
+  const exactMsPerQuery = median(exactTimes);
+
+  const rows: HnswBench['rows'] = [];
+  for (const efSearch of [32, 64, 128, 256, 512]) {
+    index.efSearch = efSearch;
+    let hits = 0;
+    const times: number[] = [];
+    for (let i = 0; i < queries; i++) {
+      const t = performance.now();
+      const [top] = index.search(query(i), 1);
+      times.push(performance.now() - t);
+      if (top?.label === truth[i]) hits++;
+    }
+    const msPerQuery = median(times);
+    rows.push({ efSearch, recallAt1: hits / queries, msPerQuery, speedUp: exactMsPerQuery / msPerQuery });
+  }
+  return { vectors: n, dims, buildSeconds, indexMemoryMb, exactMsPerQuery, rows };
+}
