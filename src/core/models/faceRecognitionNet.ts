@@ -1,0 +1,84 @@
+import type { Device } from '../../config.ts';
+import { InferenceError } from '../errors.ts';
+import { createSession, runFloat32, type ExecutionProvider } from '../runtime/ort.ts';
+import type { RgbImage } from '../types.ts';
+import type { FaceEmbedder } from './embedder.ts';
+import { verifyModel } from './manifest.ts';
+
+// face-api.js's FaceRecognitionNet (dlib's 128-D ResNet descriptor) on ONNX Runtime. The ONNX graph
+// (src/jobs/convertFaceRecognitionNet.ts) takes raw RGB 0..255 in NCHW and does face-api's mean
+// subtraction and scaling itself, and its 'embedding' output is already L2-normalised, so the only
+// work here is repacking pixels.
+
+export const MODEL_ID = 'default';
+const INPUT_SIZE = 150;
+const DIMS = 128;
+/** Bounds activation memory when a caller hands over thousands of crops at once. */
+const MAX_BATCH = 32;
+
+export const CONVERT_HINT =
+  'run `npx lookalike model convert-default` (or scripts/setup.sh) to convert the default model';
+
+export interface LoadOptions {
+  modelsDir: string;
+  device: Device;
+  /** ORT threads per inference; default one per physical core. */
+  intraOpThreads?: number;
+}
+
+/** Packed RGB (HWC, uint8) crops into one float32 NCHW batch of raw 0..255 values. */
+export function toNchwBatch(crops: readonly RgbImage[], size: number): Float32Array {
+  const plane = size * size;
+  const out = new Float32Array(crops.length * 3 * plane);
+  crops.forEach((crop, n) => {
+    if (crop.width !== size || crop.height !== size || crop.data.length !== plane * 3) {
+      throw new InferenceError(`face crop ${n} is ${crop.width}x${crop.height} (${crop.data.length} bytes); the model takes ${size}x${size} RGB`);
+    }
+    const base = n * 3 * plane;
+    const { data } = crop;
+    for (let i = 0, p = 0; i < plane; i++, p += 3) {
+      out[base + i] = data[p]!;
+      out[base + plane + i] = data[p + 1]!;
+      out[base + 2 * plane + i] = data[p + 2]!;
+    }
+  });
+  return out;
+}
+
+export interface FaceRecognitionNetEmbedder extends FaceEmbedder {
+  /** The execution provider ORT runs on. */
+  readonly provider: ExecutionProvider;
+}
+
+export async function load(opts: LoadOptions): Promise<FaceRecognitionNetEmbedder> {
+  const { path: file, entry } = await verifyModel(opts.modelsDir, MODEL_ID, CONVERT_HINT);
+  if (entry.inputSize !== INPUT_SIZE || entry.dims !== DIMS) {
+    throw new InferenceError(`model '${MODEL_ID}' in the manifest is ${entry.inputSize}px/${entry.dims}-D, expected ${INPUT_SIZE}px/${DIMS}-D`);
+  }
+  const { session, provider } = await createSession(file, { device: opts.device, intraOpThreads: opts.intraOpThreads });
+
+  async function runBatch(crops: readonly RgbImage[]): Promise<Float32Array[]> {
+    const data = toNchwBatch(crops, INPUT_SIZE);
+    const { embedding } = await runFloat32(session, { name: 'input', data, dims: [crops.length, 3, INPUT_SIZE, INPUT_SIZE] }, ['embedding']);
+    if (!embedding || embedding.dims[0] !== crops.length || embedding.dims[1] !== DIMS) {
+      throw new InferenceError(`model returned [${embedding?.dims.join(', ')}] for ${crops.length} crops`);
+    }
+    return crops.map((_, i) => embedding.data.slice(i * DIMS, (i + 1) * DIMS));
+  }
+
+  return {
+    id: MODEL_ID,
+    inputSize: INPUT_SIZE,
+    descriptor: String(DIMS),
+    dims: DIMS,
+    provider,
+    async predict(crops) {
+      const out: Float32Array[] = [];
+      for (let i = 0; i < crops.length; i += MAX_BATCH) out.push(...(await runBatch(crops.slice(i, i + MAX_BATCH))));
+      return out;
+    },
+    async dispose() {
+      await session.release();
+    },
+  };
+}

@@ -1,0 +1,57 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import type { RgbImage } from '../../src/core/types.ts';
+
+// face-api.js's own FaceRecognitionNet on TensorFlow.js with the WebAssembly backend: the reference
+// the ONNX conversion is checked against, and the baseline of the embedding benchmark. Weights and
+// .wasm binaries come from node_modules; nothing is fetched.
+
+type FaceApi = typeof import('@vladmandic/face-api/dist/face-api.node-wasm.js');
+
+const require = createRequire(import.meta.url);
+
+export interface FaceApiReference {
+  /** face-api's raw 128-D descriptor for one 150x150 crop (batch of one, as face-api runs it). */
+  describe(crop: RgbImage): Promise<Float32Array>;
+  /** One batched forward pass over several crops. */
+  describeBatch(crops: readonly RgbImage[]): Promise<Float32Array[]>;
+  backend: string;
+}
+
+let loading: Promise<FaceApiReference> | undefined;
+
+export function loadFaceApiReference(): Promise<FaceApiReference> {
+  loading ??= (async () => {
+    const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApi;
+    const wasm = require('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(prefix: string): void };
+    const wasmDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+    wasm.setWasmPaths(`${wasmDir}${path.sep}`);
+    const { tf } = faceapi;
+    if (!(await tf.setBackend('wasm'))) throw new Error('tfjs wasm backend failed to initialise');
+    await tf.ready();
+    const modelDir = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
+    await faceapi.nets.faceRecognitionNet.loadFromDisk(modelDir);
+
+    const toTensor = (crop: RgbImage) => tf.tensor3d(new Int32Array(crop.data), [crop.height, crop.width, 3], 'int32');
+    return {
+      backend: tf.getBackend(),
+      async describe(crop) {
+        const input = toTensor(crop);
+        try {
+          return (await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(input)) as Float32Array;
+        } finally {
+          input.dispose();
+        }
+      },
+      async describeBatch(crops) {
+        const inputs = crops.map(toTensor);
+        try {
+          return (await faceapi.nets.faceRecognitionNet.computeFaceDescriptor(inputs)) as Float32Array[];
+        } finally {
+          inputs.forEach((t) => t.dispose());
+        }
+      },
+    };
+  })();
+  return loading;
+}
