@@ -22,7 +22,7 @@ after(async () => {
 });
 
 test('verification on deepface_pairs.csv: ROC AUC >= 0.98', async () => {
-  const rows = readFileSync(path.join(facesDir, 'deepface_pairs.csv'), 'utf8').trim().split('\n').slice(1);
+  const rows = readFileSync(path.join(facesDir, 'deepface_pairs.csv'), 'utf8').trim().split(/\r?\n/).slice(1);
   const cache = new Map<string, Promise<Float32Array | null>>();
   const describe = (rel: string) => {
     if (!cache.has(rel)) cache.set(rel, describeFile(path.join(facesDir, rel), model).then((f) => f?.descriptor ?? null));

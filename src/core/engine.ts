@@ -64,7 +64,7 @@ class Engine implements LookalikeEngine {
     if (faces.length === 0) {
       return fail('no_face', 'No face found. Try a well-lit photo looking at the camera.');
     }
-    const searched = faces.map((face) => ({ face, hits: this.gallery.search(face.descriptor, top) }));
+    const searched = faces.map((face) => ({ face, hits: this.gallery.search(face.descriptor, top, { floor: this.model.similarityFloor }) }));
     const results: FaceResult[] = searched.map(({ face, hits }) => ({
       box: face.box,
       source: face.source,

@@ -150,13 +150,13 @@ export class Gallery {
     return this.identities;
   }
 
-  /** The best face of each of the `top` closest identities, best first. */
-  search(descriptor: Float32Array, top: number, opts: { exclude?: (hit: GalleryHit) => boolean } = {}): GalleryHit[] {
+  /** The best face of each of the `top` closest identities, best first; `floor` is the model's similarity floor. */
+  search(descriptor: Float32Array, top: number, opts: { exclude?: (hit: GalleryHit) => boolean; floor?: number } = {}): GalleryHit[] {
     // Ask for more neighbours than identities wanted: several of the nearest faces may be one person.
     const k = Math.min(this.size, Math.max(50, top * 20));
     const hits = this.vectors
       .search(descriptor, k)
-      .map(({ label, cosine }) => ({ ...this.face(label), faceId: label, cosine, similarity: toPercent(cosine) }))
+      .map(({ label, cosine }) => ({ ...this.face(label), faceId: label, cosine, similarity: toPercent(cosine, opts.floor) }))
       .filter((hit) => !opts.exclude?.(hit));
     return bestPerIdentity(hits, top);
   }

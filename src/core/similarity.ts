@@ -17,11 +17,13 @@ export function l2Normalise(v: Float32Array): Float32Array {
 }
 
 /**
- * The similarity people see, 0..100 %. Cosine below zero means "nothing alike", so it floors at 0;
- * one decimal is all the precision a chat reply needs.
+ * The similarity people see, 0..100 %: the cosine stretched linearly from the model's floor (0 %) to
+ * 1 (100 %), so that unrelated faces, which all score high cosines, spread out. One decimal is all
+ * the precision a chat reply needs.
  */
-export function toPercent(cos: number): number {
-  return Math.round(Math.min(1, Math.max(0, cos)) * 1000) / 10;
+export function toPercent(cos: number, floor = 0): number {
+  const scaled = (cos - floor) / (1 - floor);
+  return Math.round(Math.min(1, Math.max(0, scaled)) * 1000) / 10;
 }
 
 /**

@@ -7,6 +7,7 @@ import { detectFaces } from '../core/detect.ts';
 import { indexDir } from '../core/engine.ts';
 import { encodeJpeg } from '../core/encode.ts';
 import { cropFace } from '../core/faceCrop.ts';
+import { cropForModel } from '../core/faces.ts';
 import { Gallery, type GalleryFace } from '../core/gallery.ts';
 import type { FaceEmbedder } from '../core/models/embedder.ts';
 import { loadModel } from '../core/models/registry.ts';
@@ -24,6 +25,8 @@ export interface BuildIndexOptions {
   dataDir: string;
   modelsDir: string;
   model?: string;
+  /** The model's descriptor variant, e.g. VGG-Face's '4096' (fc7) or '2622' (fc8); the model's default when absent. */
+  descriptor?: string;
   device?: Device;
   /** Leave some images out (tests hold photos back to query with). */
   exclude?: (imagePath: string) => boolean;
@@ -40,6 +43,7 @@ export interface BuildSummary {
   skippedFiles: { path: string; reason: string }[];
   seconds: number;
   modelId: string;
+  descriptor: string;
 }
 
 interface Pending {
@@ -55,7 +59,7 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<Result<BuildS
   if (images.length === 0) {
     return fail('empty_index', `No images found in ${opts.folder}: expected <folder>/<Person_Name>/*.jpg`);
   }
-  const loaded = await loadModel(opts.model ?? 'default', { modelsDir: opts.modelsDir, device: opts.device ?? 'auto' });
+  const loaded = await loadModel(opts.model ?? 'default', { modelsDir: opts.modelsDir, device: opts.device ?? 'auto', descriptor: opts.descriptor });
   if (!loaded.ok) return loaded;
   const model = loaded.value;
   const started = performance.now();
@@ -103,6 +107,7 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<Result<BuildS
     skippedFiles,
     seconds: (performance.now() - started) / 1000,
     modelId: model.id,
+    descriptor: model.descriptor,
   };
   log.info({ ...summary, skippedFiles: undefined, dir: target }, 'index built');
   return ok(summary);
@@ -115,7 +120,7 @@ async function prepareImage(img: GalleryImage, model: FaceEmbedder): Promise<Res
   const [face] = await detectFaces(decoded.value);
   if (!face) return fail('no_face', 'no face found');
   const [crop, thumb] = await Promise.all([
-    cropFace(decoded.value, face.box, { size: model.inputSize }),
+    cropForModel(decoded.value, face.box, model),
     cropFace(decoded.value, face.box, { size: THUMBNAIL_SIZE }),
   ]);
   return ok({

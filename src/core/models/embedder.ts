@@ -1,6 +1,16 @@
 import type { RgbImage } from '../types.ts';
 
 /**
+ * Where the model's crop sits relative to a Haar-cascade box: a margin on every side (a fraction of
+ * the box side) and a downward shift (a fraction of the box height). The cascade's box sits higher
+ * and tighter than the face chips a model was trained on; measured per model.
+ */
+export interface FaceFraming {
+  margin: number;
+  shiftY: number;
+}
+
+/**
  * A face-descriptor model, as the rest of the pipeline sees it. Each model file (one per model)
  * exports `load()` returning this.
  */
@@ -13,6 +23,13 @@ export interface FaceEmbedder {
   readonly descriptor: string;
   /** Length of the descriptor. */
   readonly dims: number;
+  /** How to frame a detected face for this model (see FaceFraming). */
+  readonly framing: FaceFraming;
+  /**
+   * Cosine at or below which the shown similarity is 0 %; 1 maps to 100 %. Each model spreads
+   * unrelated faces over its own range of cosines, so each sets its own floor.
+   */
+  readonly similarityFloor: number;
   /** One L2-normalised descriptor per crop; crops are inputSize x inputSize RGB. Batches and single crops share this path. */
   predict(crops: readonly RgbImage[]): Promise<Float32Array[]>;
   dispose(): Promise<void>;
