@@ -1,0 +1,140 @@
+import { readFile, stat } from 'node:fs/promises';
+import { sharp } from './runtime/sharp.ts';
+import { fail, ok, type Result } from './result.ts';
+import type { RgbImage } from './types.ts';
+
+// Untrusted bytes from a chat become packed 8-bit RGB, upright, or a typed refusal. Every size check
+// happens before pixels are decoded: the byte limit before sharp sees the buffer, the pixel limit on
+// the header's dimensions, so a decompression bomb costs a header read and nothing more.
+
+export interface DecodeLimits {
+  /** Largest accepted file, in bytes. */
+  maxBytes: number;
+  /** Largest accepted width x height, read from the header before decoding. */
+  maxPixels: number;
+}
+
+/** 25 MB: above what Telegram or Discord deliver as a photo, below what could hurt the process. */
+export const DEFAULT_MAX_BYTES = 25 * 1024 * 1024;
+/** 40 megapixels: a 48 MP phone sensor bins to 12 MP; 40 MP of RGB is 120 MB decoded. */
+export const DEFAULT_MAX_PIXELS = 40_000_000;
+
+export const DEFAULT_DECODE_LIMITS: Readonly<DecodeLimits> = Object.freeze({
+  maxBytes: DEFAULT_MAX_BYTES,
+  maxPixels: DEFAULT_MAX_PIXELS,
+});
+
+/** Transparent pixels become mid grey: neither a white nor a black frame that a detector might read as an edge. */
+export const ALPHA_BACKGROUND = Object.freeze({ r: 128, g: 128, b: 128 });
+
+// Formats a person sends as a photo. sharp also reads SVG (a document that renders to any size) and
+// raw pixel formats; those are refused as not photos. sharp names AVIF 'heif'.
+const PHOTO_FORMATS: ReadonlySet<string> = new Set(['jpeg', 'png', 'webp', 'gif', 'heif', 'avif', 'tiff']);
+
+// 'error' refuses truncated or broken pixel data (sharp would otherwise pad a cut-off JPEG with grey)
+// but tolerates the harmless libjpeg warnings ("extraneous bytes before marker") that some cameras write.
+const FAIL_ON = 'error' as const;
+
+function formatMegabytes(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+function resolveLimits(limits?: Partial<DecodeLimits>): DecodeLimits {
+  return { ...DEFAULT_DECODE_LIMITS, ...limits };
+}
+
+export async function decodeImage(bytes: Uint8Array, limits?: Partial<DecodeLimits>): Promise<Result<RgbImage>> {
+  const { maxBytes, maxPixels } = resolveLimits(limits);
+  if (bytes.byteLength === 0) return fail('empty_file', 'The file is empty (0 bytes).');
+  if (bytes.byteLength > maxBytes) {
+    return fail(
+      'file_too_large',
+      `The file is ${formatMegabytes(bytes.byteLength)}; the limit is ${formatMegabytes(maxBytes)}.`,
+    );
+  }
+
+  // The header alone: format and dimensions, no pixel data.
+  let meta;
+  try {
+    meta = await sharp(bytes, { failOn: FAIL_ON, limitInputPixels: false }).metadata();
+  } catch (err) {
+    return fromHeaderError(err);
+  }
+  if (!PHOTO_FORMATS.has(meta.format)) {
+    return fail('not_an_image', `This is a ${meta.format.toUpperCase()} file, not a photo (JPEG, PNG, WebP, GIF, AVIF or HEIF).`);
+  }
+  // For an animated GIF or WebP, height is the first frame's (only one page is decoded).
+  const width = meta.width;
+  const height = meta.pageHeight ?? meta.height;
+  if (!(width > 0 && height > 0)) return fail('corrupt_image', 'The image header gives no size; the file is damaged.');
+  if (width * height > maxPixels) {
+    return fail(
+      'too_many_pixels',
+      `The image is ${width}x${height} (${(width * height / 1e6).toFixed(1)} megapixels); the limit is ${(maxPixels / 1e6).toFixed(1)} megapixels.`,
+    );
+  }
+
+  try {
+    const { data, info } = await sharp(bytes, { failOn: FAIL_ON, limitInputPixels: maxPixels, pages: 1, page: 0 })
+      .rotate()
+      // 16-bit, grey, CMYK and palette inputs all end as 8-bit sRGB; alpha is composited away.
+      .flatten({ background: ALPHA_BACKGROUND })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) {
+      // toColourspace('srgb') guarantees three bands; anything else is a sharp change we must hear about.
+      throw new Error(`decode produced ${info.channels} channels, expected 3`);
+    }
+    return ok({ data, width: info.width, height: info.height });
+  } catch (err) {
+    if (err instanceof Error && /decode produced/.test(err.message)) throw err;
+    return fail('corrupt_image', `The image could not be decoded; the file looks damaged or cut off (${shortReason(err)}).`);
+  }
+}
+
+/** Reads a file and decodes it; the byte limit is checked on the file's size before it is read. */
+export async function readImageFile(path: string, limits?: Partial<DecodeLimits>): Promise<Result<RgbImage>> {
+  const resolved = resolveLimits(limits);
+  let size: number;
+  try {
+    const st = await stat(path);
+    if (!st.isFile()) return fail('not_an_image', `${path} is not a file.`);
+    size = st.size;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return fail('missing_file', `No such file: ${path}`);
+    throw err;
+  }
+  if (size > resolved.maxBytes) {
+    return fail('file_too_large', `The file is ${formatMegabytes(size)}; the limit is ${formatMegabytes(resolved.maxBytes)}.`);
+  }
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (err) {
+    // Removed between stat and read.
+    if (isErrno(err, 'ENOENT')) return fail('missing_file', `No such file: ${path}`);
+    throw err;
+  }
+  return decodeImage(bytes, resolved);
+}
+
+function fromHeaderError(err: unknown): Result<never> {
+  const reason = shortReason(err);
+  // sharp's wording when no loader recognises the bytes at all (text, PDF, video, random data).
+  if (/unsupported image format/i.test(reason)) {
+    return fail('not_an_image', 'This file is not an image that can be read (JPEG, PNG, WebP, GIF, AVIF or HEIF).');
+  }
+  // A loader claimed the bytes (the magic number matched) but could not read the header.
+  return fail('corrupt_image', `The image header could not be read; the file looks damaged (${reason}).`);
+}
+
+function shortReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split('\n')[0]!.trim().slice(0, 160);
+}
+
+function isErrno(err: unknown, code: string): boolean {
+  return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
+}
