@@ -1,0 +1,141 @@
+import { Composer, type Context, type Telegram } from 'telegraf';
+import { message } from 'telegraf/filters';
+import type { MatchReport } from '../../../core/engineTypes.ts';
+import type { Result } from '../../../core/result.ts';
+import { bestMatch, celebrityName, htmlMarkup, matchCaption } from '../../shared/format.ts';
+import type { Admission } from '../../shared/limits.ts';
+import { isOperatorFailure, replyText, reportInternalError, type ReplyCode } from '../../shared/replies.ts';
+import { asksForLookalike, mentionsBot } from '../addressing.ts';
+import { keepChatAction } from '../chatAction.ts';
+import { CAPTION_LIMIT, PLATFORM, type TelegramBotDeps } from '../deps.ts';
+import { downloadFile, hasMedia, pickMedia, type PickedMedia } from '../media.ts';
+import { displayNameOf, replyParameters, sendReply } from '../respond.ts';
+
+// The look-alike itself. In a private chat every photo (or image file) is for the bot. In a group only
+// a photo whose caption is /lookalike or mentions the bot, or /lookalike sent as a reply to a photo.
+
+interface Request {
+  telegram: Telegram;
+  chat: { id: number; type: string };
+  from: { id: number; is_bot: boolean; first_name: string; last_name?: string; username?: string };
+  /** The message the answer quotes: the photo, or the command that pointed at it. */
+  replyTo: number;
+  media: PickedMedia;
+}
+
+export function lookalikeFeature(deps: TelegramBotDeps): Composer<Context> {
+  const composer = new Composer<Context>();
+
+  composer.command('lookalike', async (ctx) => {
+    const target = ctx.message.reply_to_message;
+    const media = target && hasMedia(target) ? pickMedia(target) : undefined;
+    if (!media) {
+      await sendReply(ctx.telegram, ctx.chat.id, ctx.message.message_id, replyText('no_photo'));
+      return;
+    }
+    await accept(deps, { telegram: ctx.telegram, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, media });
+  });
+
+  composer.on([message('photo'), message('document')], async (ctx, next) => {
+    const bot = { id: ctx.botInfo.id, username: ctx.botInfo.username };
+    if (ctx.chat.type !== 'private' && !asksForLookalike(ctx.message, bot)) return next();
+    const media = pickMedia(ctx.message);
+    if (!media) return next();
+    await accept(deps, { telegram: ctx.telegram, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, media });
+  });
+
+  // "@bot" written in reply to a photo in a group works like /lookalike.
+  composer.on(message('text'), async (ctx, next) => {
+    const target = ctx.message.reply_to_message;
+    const bot = { id: ctx.botInfo.id, username: ctx.botInfo.username };
+    if (ctx.chat.type === 'private' || !target || !hasMedia(target) || !mentionsBot(ctx.message, bot)) return next();
+    const media = pickMedia(target);
+    if (!media) return next();
+    await accept(deps, { telegram: ctx.telegram, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, media });
+  });
+
+  return composer;
+}
+
+/** Checks that cost nothing come first; then admission; then the work runs in the background. */
+async function accept(deps: TelegramBotDeps, req: Request): Promise<void> {
+  const refuse = (code: ReplyCode, retryAfterSec?: number) =>
+    sendReply(req.telegram, req.chat.id, req.replyTo, replyText(code, { maxFileBytes: deps.maxFileBytes, ...(retryAfterSec ? { retryAfterSec } : {}) }));
+
+  if (req.media.kind === 'unsupported') return refuse('unsupported_file');
+  if (req.media.size === 0) return refuse('empty_file');
+  if (deps.maxFileBytes !== null && req.media.size !== undefined && req.media.size > deps.maxFileBytes) return refuse('file_too_large');
+
+  const admission = deps.limits.acquire(`${PLATFORM}:${req.from.id}`);
+  if (admission.status === 'rate_limited') return refuse('rate_limited', admission.retryAfterSec);
+  if (admission.status === 'busy') return refuse('busy');
+  deps.jobs.track(answer(deps, req, req.media.fileId, admission));
+}
+
+async function answer(deps: TelegramBotDeps, req: Request, fileId: string, admission: Extract<Admission, { status: 'ok' }>): Promise<void> {
+  const context = { chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo };
+  const stopAction = keepChatAction(req.telegram, req.chat.id, 'upload_photo', deps.chatActionIntervalMs);
+  try {
+    const outcome = await admission.run(async (signal): Promise<Result<MatchReport>> => {
+      const bytes = await downloadFile(req.telegram, fileId, { maxBytes: deps.maxFileBytes, signal });
+      if (!bytes.ok) return bytes;
+      return deps.engine.match(bytes.value, {
+        top: deps.runnersUp + 1,
+        composite: true,
+        ...(deps.maxFileBytes !== null ? { maxBytes: deps.maxFileBytes } : {}),
+      });
+    });
+    stopAction();
+    if (outcome.status === 'timeout') {
+      deps.log.warn(context, 'look-alike request timed out');
+      return await sendReply(req.telegram, req.chat.id, req.replyTo, replyText('timeout'));
+    }
+    const result = outcome.value;
+    if (!result.ok) {
+      if (isOperatorFailure(result.error.code)) deps.log.error({ ...context, failure: result.error }, 'engine cannot answer');
+      return await sendReply(req.telegram, req.chat.id, req.replyTo, replyText(result.error.code, { maxFileBytes: deps.maxFileBytes }));
+    }
+    const report = result.value;
+    const best = bestMatch(report);
+    if (!report.composite || !best) throw new Error('engine reported a match without a picture or without matches');
+    const caption = matchCaption(report, { markup: htmlMarkup, maxLength: CAPTION_LIMIT, runnersUp: deps.runnersUp });
+    await req.telegram.sendPhoto(
+      req.chat.id,
+      { source: report.composite, filename: 'lookalike.jpg' },
+      {
+        caption,
+        parse_mode: 'HTML',
+        // In a multipart upload telegraf 4.16 drops object-valued fields it does not know to serialise;
+        // the Bot API takes JSON-serialised strings for them.
+        reply_parameters: JSON.stringify(replyParameters(req.replyTo)) as unknown as ReturnType<typeof replyParameters>,
+      },
+    );
+    await record(deps, req, celebrityName(best.name), best.similarity);
+  } catch (err) {
+    stopAction();
+    const text = reportInternalError(deps.log, err, context);
+    await sendReply(req.telegram, req.chat.id, req.replyTo, text).catch((sendErr: unknown) =>
+      deps.log.warn({ ...context, err: sendErr }, 'could not send the error reply'),
+    );
+  }
+}
+
+// Group results feed that group's leaderboard. Private chats have no leaderboard, so nothing is kept.
+// The result belongs to whoever asked: the person using the bot, not whoever posted the photo.
+async function record(deps: TelegramBotDeps, req: Request, celebrity: string, similarity: number): Promise<void> {
+  if (req.chat.type !== 'group' && req.chat.type !== 'supergroup') return;
+  if (req.from.is_bot) return;
+  try {
+    await deps.store.recordResult({
+      platform: PLATFORM,
+      chatId: String(req.chat.id),
+      userId: String(req.from.id),
+      displayName: displayNameOf(req.from),
+      celebrity,
+      similarity: Math.min(100, Math.max(0, similarity)),
+    });
+  } catch (err) {
+    // The user already has their picture; a lost leaderboard entry is the operator's to fix.
+    reportInternalError(deps.log, err, { chatId: req.chat.id, userId: req.from.id, what: 'recordResult' });
+  }
+}

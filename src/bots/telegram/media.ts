@@ -1,0 +1,82 @@
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { TelegramError, type Telegram } from 'telegraf';
+import { fail, ok, type Result } from '../../core/result.ts';
+
+// Which file of a message is the picture to match, and fetching it from the Bot API.
+
+/** The fields of a message that can carry a picture (Message and its reply_to_message both have them). */
+export interface MediaFields {
+  photo?: { file_id: string; width: number; height: number; file_size?: number }[];
+  document?: { file_id: string; file_name?: string; mime_type?: string; file_size?: number };
+}
+
+export type PickedMedia =
+  | { kind: 'image'; fileId: string; /** As the message declares it; absent for some old messages. */ size?: number }
+  | { kind: 'unsupported' };
+
+const IMAGE_EXTENSIONS = /\.(jpe?g|png|webp|gif|heic|heif|avif|tiff?)$/i;
+
+/** The largest size of a photo, or an image sent as a file; undefined when the message has neither. */
+export function pickMedia(message: MediaFields): PickedMedia | undefined {
+  if (message.photo && message.photo.length > 0) {
+    // Telegram lists sizes smallest first; the pixel count decides, not the order.
+    const largest = message.photo.reduce((a, b) => (b.width * b.height > a.width * a.height ? b : a));
+    return { kind: 'image', fileId: largest.file_id, ...(largest.file_size !== undefined ? { size: largest.file_size } : {}) };
+  }
+  const doc = message.document;
+  if (!doc) return undefined;
+  const mime = (doc.mime_type ?? '').toLowerCase();
+  // SVG is a drawing program, not a photo. An unlabelled file is judged by its name.
+  const isImage = mime.startsWith('image/') ? mime !== 'image/svg+xml' : (mime === '' || mime === 'application/octet-stream') && IMAGE_EXTENSIONS.test(doc.file_name ?? '');
+  if (!isImage) return { kind: 'unsupported' };
+  return { kind: 'image', fileId: doc.file_id, ...(doc.file_size !== undefined ? { size: doc.file_size } : {}) };
+}
+
+export function hasMedia(message: object): message is MediaFields {
+  return 'photo' in message || 'document' in message;
+}
+
+/**
+ * getFile, then the download. The Bot API refuses files over its limit in getFile ("file is too big");
+ * a self-hosted server in --local mode answers with an absolute path on its own disk instead of a URL.
+ */
+export async function downloadFile(
+  telegram: Telegram,
+  fileId: string,
+  opts: { maxBytes: number | null; signal?: AbortSignal },
+): Promise<Result<Buffer>> {
+  let link: URL;
+  try {
+    link = await telegram.getFileLink(fileId);
+  } catch (err) {
+    if (err instanceof TelegramError && err.code === 400 && /file is too big/i.test(err.description)) {
+      return fail('file_too_large', 'The Bot API refused to hand out a file this large.');
+    }
+    throw err;
+  }
+  if (link.protocol === 'file:') return checkSize(await readFile(fileURLToPath(link)), opts.maxBytes);
+
+  const res = await fetch(link, { ...(opts.signal ? { signal: opts.signal } : {}) });
+  if (!res.ok || !res.body) throw new Error(`file download failed: HTTP ${res.status}`);
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (opts.maxBytes !== null && declared > opts.maxBytes) {
+    await res.body.cancel();
+    return fail('file_too_large', 'The file is larger than the download limit.');
+  }
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of res.body) {
+    total += chunk.byteLength;
+    if (opts.maxBytes !== null && total > opts.maxBytes) {
+      return fail('file_too_large', 'The file is larger than the download limit.');
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  return ok(Buffer.concat(chunks));
+}
+
+function checkSize(bytes: Buffer, maxBytes: number | null): Result<Buffer> {
+  if (maxBytes !== null && bytes.length > maxBytes) return fail('file_too_large', 'The file is larger than the download limit.');
+  return ok(bytes);
+}

@@ -1,0 +1,254 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { TelegramError } from 'telegraf';
+import type { BotCommand } from 'telegraf/types';
+import { requireEnv, type Device } from '../../config.ts';
+import { openEngine } from '../../core/engine.ts';
+import type { LookalikeEngine } from '../../core/engineTypes.ts';
+import { ConfigError } from '../../core/errors.ts';
+import { openStore } from '../../db/store.ts';
+import type { Store } from '../../db/types.ts';
+import { logger } from '../../log.ts';
+import { limitsFromEnv, type LimitsOptions, type RequestLimits } from '../shared/limits.ts';
+import { createTelegramBot, defaultMaxFileBytes, type TelegramBot } from './bot.ts';
+
+// Starting the Telegram bot the way an operator runs it: settings from the environment, long polling by
+// default, a webhook server when TELEGRAM_WEBHOOK_URL is set.
+
+const log = logger('telegram-run');
+
+export interface TelegramWebhookSettings {
+  /** The public URL Telegram posts to (a reverse proxy usually terminates TLS in front of the bot). */
+  url: string;
+  /** Sent back by Telegram in X-Telegram-Bot-Api-Secret-Token; requests without it are refused. */
+  secret: string;
+  /** Where the bot's own HTTP server listens; 0 picks a free port. */
+  port: number;
+  host: string;
+}
+
+export interface TelegramSettings {
+  token: string;
+  apiRoot?: string;
+  webhook?: TelegramWebhookSettings;
+  /** null: the Bot API server decides (see createTelegramBot). */
+  maxFileBytes: number | null;
+  limits: Partial<LimitsOptions>;
+}
+
+export const TELEGRAM_COMMANDS: BotCommand[] = [
+  { command: 'lookalike', description: 'Which celebrity is this? Reply to a photo' },
+  { command: 'leaderboard', description: 'Who in this group looks most like a celebrity' },
+  { command: 'hide', description: 'Leave the leaderboards' },
+  { command: 'show', description: 'Rejoin the leaderboards' },
+  { command: 'forget', description: 'Delete everything stored about you' },
+  { command: 'help', description: 'What this bot does' },
+];
+
+const SECRET_CHARS = /^[A-Za-z0-9_-]{1,256}$/;
+
+/** Reads and checks the Telegram settings; every error names the variable (never its value). */
+export function telegramSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): TelegramSettings {
+  const token = requireEnv(env, 'TELEGRAM_BOT_TOKEN', 'the Telegram bot needs the token @BotFather gave you');
+  if (!/^\d+:[A-Za-z0-9_-]+$/.test(token)) throw new ConfigError('TELEGRAM_BOT_TOKEN does not look like a bot token (digits:letters, from @BotFather)');
+
+  const apiRoot = env.TELEGRAM_API_ROOT?.trim() || undefined;
+  if (apiRoot !== undefined) checkUrl('TELEGRAM_API_ROOT', apiRoot);
+
+  let maxFileBytes = defaultMaxFileBytes(apiRoot);
+  const maxMb = env.TELEGRAM_MAX_FILE_MB?.trim();
+  if (maxMb) {
+    const mb = Number(maxMb);
+    if (!(mb > 0)) throw new ConfigError('TELEGRAM_MAX_FILE_MB must be a positive number of megabytes');
+    maxFileBytes = Math.floor(mb * 1024 * 1024);
+  }
+
+  let webhook: TelegramWebhookSettings | undefined;
+  const url = env.TELEGRAM_WEBHOOK_URL?.trim();
+  if (url) {
+    checkUrl('TELEGRAM_WEBHOOK_URL', url);
+    const secret = env.TELEGRAM_WEBHOOK_SECRET?.trim() || randomBytes(32).toString('hex');
+    if (!SECRET_CHARS.test(secret)) throw new ConfigError('TELEGRAM_WEBHOOK_SECRET may only use A-Z, a-z, 0-9, _ and - (1 to 256 characters)');
+    const port = Number(env.TELEGRAM_WEBHOOK_PORT?.trim() || 8080);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError('TELEGRAM_WEBHOOK_PORT must be a port number');
+    webhook = { url, secret, port, host: env.TELEGRAM_WEBHOOK_HOST?.trim() || '0.0.0.0' };
+  }
+  return { token, ...(apiRoot ? { apiRoot } : {}), ...(webhook ? { webhook } : {}), maxFileBytes, limits: limitsFromEnv(env) };
+}
+
+function checkUrl(name: string, value: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${name} is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`${name} must be an http(s) URL`);
+}
+
+export interface RunningTelegramBot {
+  readonly bot: TelegramBot;
+  readonly username: string;
+  readonly mode: 'polling' | 'webhook';
+  /** The port the webhook server listens on (webhook mode). */
+  readonly webhookPort?: number;
+  /** Settles when the bot stops: resolves after stop(), rejects if polling fails for good (401, 409). */
+  readonly stopped: Promise<void>;
+  /** Stops taking updates, then waits until every accepted photo is answered. Engine and store stay open. */
+  stop(reason?: string): Promise<void>;
+}
+
+export interface TelegramRunDeps {
+  engine: LookalikeEngine;
+  store: Store;
+  limits?: RequestLimits;
+}
+
+/** Starts the bot; resolves once it is receiving updates. */
+export async function runTelegramBot(settings: TelegramSettings, deps: TelegramRunDeps): Promise<RunningTelegramBot> {
+  const bot = createTelegramBot({
+    token: settings.token,
+    ...(settings.apiRoot ? { apiRoot: settings.apiRoot } : {}),
+    engine: deps.engine,
+    store: deps.store,
+    limits: deps.limits ?? settings.limits,
+    maxFileBytes: settings.maxFileBytes,
+  });
+  const { telegraf } = bot;
+  try {
+    telegraf.botInfo = await telegraf.telegram.getMe();
+  } catch (err) {
+    if (err instanceof TelegramError && (err.code === 401 || err.code === 404)) {
+      throw new ConfigError('TELEGRAM_BOT_TOKEN was refused by the Bot API (Unauthorized): check the token with @BotFather');
+    }
+    throw err;
+  }
+  const username = telegraf.botInfo.username;
+  await telegraf.telegram.setMyCommands(TELEGRAM_COMMANDS).catch((err: unknown) => log.warn({ err }, 'could not set the command list'));
+
+  if (settings.webhook) return startWebhook(bot, username, settings.webhook);
+
+  // telegraf.launch() would ask getMe again and resolve only when polling ends; with botInfo set it
+  // goes straight to deleteWebhook and polling.
+  let stopping = false;
+  const stopped = telegraf.launch({ allowedUpdates: ['message'] });
+  stopped.catch(() => {});
+  log.info({ username, apiRoot: settings.apiRoot ?? 'telegram' }, 'telegram bot polling');
+  return {
+    bot,
+    username,
+    mode: 'polling',
+    stopped,
+    async stop(reason = 'stop') {
+      if (!stopping) {
+        stopping = true;
+        telegraf.stop(reason);
+      }
+      await stopped.catch(() => {});
+      await bot.drain();
+    },
+  };
+}
+
+async function startWebhook(bot: TelegramBot, username: string, webhook: TelegramWebhookSettings): Promise<RunningTelegramBot> {
+  const { telegraf } = bot;
+  const path = new URL(webhook.url).pathname || '/';
+  // telegraf's callback checks method, path and the secret-token header; anything else gets 403.
+  const callback = telegraf.webhookCallback(path, { secretToken: webhook.secret });
+  const server: Server = createServer((req, res) => void callback(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(webhook.port, webhook.host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  await telegraf.telegram.setWebhook(webhook.url, { secret_token: webhook.secret, allowed_updates: ['message'] });
+  log.info({ username, port, path }, 'telegram bot receiving webhooks');
+
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((resolve) => (resolveStopped = resolve));
+  let stopping: Promise<void> | undefined;
+  return {
+    bot,
+    username,
+    mode: 'webhook',
+    webhookPort: port,
+    stopped,
+    stop() {
+      // The webhook stays registered: Telegram keeps updates for the next start.
+      stopping ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await closed;
+        await bot.drain();
+        resolveStopped();
+      })();
+      return stopping;
+    },
+  };
+}
+
+export interface TelegramServiceOptions {
+  dataDir: string;
+  modelsDir: string;
+  device: Device;
+  /** DATABASE_URL: empty for SQLite in the data directory. */
+  databaseUrl?: string;
+  settings: TelegramSettings;
+}
+
+export interface TelegramService {
+  readonly running: RunningTelegramBot;
+  /** Stops the bot, answers what it accepted, then closes the store and the engine. */
+  shutdown(reason?: string): Promise<void>;
+}
+
+/** Everything `lookalike bot telegram` needs: the engine on the data directory's index, the store, the bot. */
+export async function startTelegramService(opts: TelegramServiceOptions): Promise<TelegramService> {
+  const engine = await openEngine({ dataDir: opts.dataDir, modelsDir: opts.modelsDir, device: opts.device });
+  let store: Store | undefined;
+  try {
+    store = await openStore({ dataDir: opts.dataDir, ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}) });
+    const running = await runTelegramBot(opts.settings, { engine, store });
+    const openStoreRef = store;
+    let closing: Promise<void> | undefined;
+    return {
+      running,
+      shutdown(reason = 'shutdown') {
+        closing ??= (async () => {
+          log.info({ reason }, 'telegram bot stopping');
+          try {
+            await running.stop(reason);
+          } finally {
+            await openStoreRef.close();
+            await engine.close();
+          }
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await store?.close().catch(() => {});
+    await engine.close().catch(() => {});
+    throw err;
+  }
+}
+
+/**
+ * Runs the Telegram bot until SIGINT or SIGTERM (or until polling fails for good), then shuts down
+ * cleanly. What the CLI command calls.
+ */
+export async function serveTelegram(opts: TelegramServiceOptions): Promise<void> {
+  const service = await startTelegramService(opts);
+  // A failed shutdown surfaces below, where `stopped` settles; here it must not be an unhandled rejection.
+  const onSignal = (signal: NodeJS.Signals) => void service.shutdown(signal).catch(() => {});
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await service.running.stopped;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await service.shutdown('stopped');
+  }
+}

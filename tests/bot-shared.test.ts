@@ -1,0 +1,148 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { MatchReport } from '../src/core/engineTypes.ts';
+import { bestMatch, htmlMarkup, leaderboardText, matchCaption, plainMarkup } from '../src/bots/shared/format.ts';
+import { limitsFromEnv, RequestLimits } from '../src/bots/shared/limits.ts';
+import { replyText } from '../src/bots/shared/replies.ts';
+
+// The parts both chat bots share: admission control, reply texts, captions and leaderboards.
+
+function report(faces: [string, number][][]): MatchReport {
+  const box = { x: 0, y: 0, width: 10, height: 10 };
+  return {
+    faces: faces.map((matches) => ({ box, source: 'cascade', matches: matches.map(([name, similarity]) => ({ name, similarity, image: `${name}.jpg`, box })) })),
+    composite: Buffer.from('jpeg'),
+    modelId: 'test',
+  };
+}
+
+test('limits: a user gets perUserRequests per window, then a retry time; the window slides', () => {
+  let now = 1_000_000;
+  const limits = new RequestLimits({ perUserRequests: 2, perUserWindowMs: 60_000, concurrency: 10, queueSize: 0 }, () => now);
+  assert.equal(limits.acquire('u1').status, 'ok');
+  now += 10_000;
+  assert.equal(limits.acquire('u1').status, 'ok');
+  const third = limits.acquire('u1');
+  assert.deepEqual(third, { status: 'rate_limited', retryAfterSec: 50 });
+  assert.equal(limits.acquire('u2').status, 'ok', 'another user is not affected');
+  now += 50_000;
+  assert.equal(limits.acquire('u1').status, 'ok', 'the first request has left the window');
+});
+
+test('limits: concurrency slots, then a bounded queue, then busy; a busy answer costs the user nothing', async () => {
+  const limits = new RequestLimits({ perUserRequests: 100, concurrency: 2, queueSize: 1, timeoutMs: 10_000 });
+  const gates: (() => void)[] = [];
+  const order: string[] = [];
+  const task = (name: string) => () =>
+    new Promise<string>((resolve) => {
+      order.push(`start ${name}`);
+      gates.push(() => resolve(name));
+    });
+  const a = limits.acquire('a');
+  const b = limits.acquire('b');
+  const c = limits.acquire('c');
+  const d = limits.acquire('d');
+  assert.equal(a.status, 'ok');
+  assert.equal(b.status, 'ok');
+  assert.ok(c.status === 'ok' && c.queued, 'third request waits in the queue');
+  assert.equal(d.status, 'busy');
+  if (a.status !== 'ok' || b.status !== 'ok' || c.status !== 'ok') return;
+  const runs = [a.run(task('a')), b.run(task('b')), c.run(task('c'))];
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(order, ['start a', 'start b']);
+  assert.equal(limits.active, 2);
+  assert.equal(limits.waiting, 1);
+  gates.shift()!();
+  await runs[0];
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(order, ['start a', 'start b', 'start c'], 'the queued request starts when a slot frees');
+  gates.shift()!();
+  gates.shift()!();
+  const outcomes = await Promise.all(runs);
+  assert.deepEqual(outcomes, [
+    { status: 'done', value: 'a' },
+    { status: 'done', value: 'b' },
+    { status: 'done', value: 'c' },
+  ]);
+  assert.equal(limits.active, 0);
+  assert.equal(limits.acquire('d').status, 'ok', 'd was never counted against its rate limit');
+});
+
+test('limits: a task past its timeout is answered as a timeout and its slot is freed; errors propagate', async () => {
+  const limits = new RequestLimits({ concurrency: 1, queueSize: 1, timeoutMs: 50 });
+  const stuck = limits.acquire('a');
+  const queued = limits.acquire('b');
+  assert.ok(stuck.status === 'ok' && queued.status === 'ok');
+  if (stuck.status !== 'ok' || queued.status !== 'ok') return;
+  let aborted = false;
+  const outcome = stuck.run((signal) => new Promise<never>(() => signal.addEventListener('abort', () => (aborted = true))));
+  // Queued behind the stuck task, it starts only when that one times out, with no time left of its own.
+  const waiting = queued.run(() => new Promise<never>(() => {}));
+  assert.deepEqual(await outcome, { status: 'timeout' });
+  assert.equal(aborted, true, 'the task was told to stop');
+  assert.deepEqual(await waiting, { status: 'timeout' }, 'queue time counts towards the timeout');
+  assert.equal(limits.active, 0);
+  const next = limits.acquire('c');
+  assert.equal(next.status, 'ok');
+  if (next.status !== 'ok') return;
+  await assert.rejects(next.run(async () => Promise.reject(new Error('engine exploded'))), /engine exploded/);
+  assert.equal(limits.active, 0);
+});
+
+test('limits from the environment name the variable when wrong', () => {
+  assert.deepEqual(limitsFromEnv({ LOOKALIKE_CONCURRENCY: '3', LOOKALIKE_TIMEOUT_SECONDS: '20', LOOKALIKE_QUEUE_SIZE: '0' }), {
+    concurrency: 3,
+    timeoutMs: 20_000,
+    queueSize: 0,
+  });
+  assert.throws(() => limitsFromEnv({ LOOKALIKE_RATE_LIMIT_PER_MINUTE: 'lots' }), /LOOKALIKE_RATE_LIMIT_PER_MINUTE/);
+});
+
+test('caption: one face names the top match, its similarity and the runners-up', () => {
+  const caption = matchCaption(report([[['Barack_Obama', 81.6], ['Joe Biden', 70.2], ['Elon Musk', 64], ['Jim Parsons', 60], ['Paul Rudd', 59]]]), {
+    markup: plainMarkup,
+    maxLength: 1024,
+  });
+  assert.equal(caption, 'You look like Barack Obama (82% similar).\nRunners-up: Joe Biden 70%, Elon Musk 64%, Jim Parsons 60%');
+});
+
+test('caption: several faces give one row each; HTML is escaped; rows that do not fit are counted', () => {
+  const faces: [string, number][][] = [
+    [['Kaley Cuoco', 77], ['Melissa Rauch', 70]],
+    [['Jim <Parsons> & co', 74], ['Simon Helberg', 71]],
+  ];
+  const html = matchCaption(report(faces), { markup: htmlMarkup, maxLength: 1024 });
+  assert.equal(html, '2 faces, largest first:\n1. <b>Kaley Cuoco</b> 77% (then Melissa Rauch 70%)\n2. <b>Jim &lt;Parsons&gt; &amp; co</b> 74% (then Simon Helberg 71%)');
+  const many = report(Array.from({ length: 6 }, (_, i) => [[`Person Number ${i}`, 90 - i], ['Somebody Else', 50]] as [string, number][]));
+  const short = matchCaption(many, { markup: plainMarkup, maxLength: 120 });
+  assert.ok(short.length <= 120, short);
+  assert.match(short, /^6 faces, largest first:\n1\. Person Number 0 90%/);
+  assert.match(short, /…and \d more$/);
+  assert.equal(bestMatch(report(faces))?.name, 'Kaley Cuoco');
+});
+
+test('leaderboard text ranks rows as given, escapes names, lists the most matched', () => {
+  const text = leaderboardText(
+    [
+      { rank: 1, userId: '1', displayName: 'Ann <3', celebrity: 'Angelina_Jolie', similarity: 88.4 },
+      { rank: 2, userId: '2', displayName: 'Bob', celebrity: 'Barack Obama', similarity: 71 },
+    ],
+    [
+      { celebrity: 'Angelina_Jolie', count: 3 },
+      { celebrity: 'Barack Obama', count: 1 },
+    ],
+    { markup: htmlMarkup, maxLength: 4096, title: 'Board of A&B' },
+  );
+  assert.equal(text, '<b>Board of A&amp;B</b>\n1. Ann &lt;3: Angelina Jolie, 88%\n2. Bob: Barack Obama, 71%\n\n<b>Most matched</b>: Angelina Jolie (3), Barack Obama (1)');
+  assert.match(leaderboardText([], [], { markup: plainMarkup, maxLength: 4096 }), /Nobody here is on it yet/);
+});
+
+test('every failure code has a short reply; the size limit is stated when known', () => {
+  assert.match(replyText('file_too_large', { maxFileBytes: 20 * 1024 * 1024 }), /over 20 MB/);
+  assert.match(replyText('file_too_large', { maxFileBytes: null }), /too large/);
+  assert.match(replyText('rate_limited', { retryAfterSec: 42 }), /42 seconds/);
+  for (const code of ['no_face', 'not_an_image', 'corrupt_image', 'empty_file', 'too_many_pixels', 'no_index', 'busy', 'timeout', 'unsupported_file'] as const) {
+    const text = replyText(code);
+    assert.ok(text.length > 10 && text.length < 200, `${code}: ${text}`);
+  }
+});
