@@ -14,7 +14,7 @@ import { answerTo, answersTo, startHarness, withHarness } from './support/telegr
 // The Telegram bot end to end with the real face engine: an index built from the shared photos of a
 // few people, one photo of each held back to send as a selfie. The bot must name the person in it.
 
-const PEOPLE = ['Barack_Obama', 'Angelina_Jolie', 'Jim_Parsons', 'Kaley_Cuoco', 'Mayim_Bialik', 'Kunal_Nayyar', 'Melissa_Rauch', 'Kevin_Sussman', 'Johnny_Galecki'];
+const PEOPLE = ['Barack_Obama', 'Joe_Biden', 'Angelina_Jolie', 'Jim_Parsons', 'Kaley_Cuoco', 'Mayim_Bialik', 'Kunal_Nayyar', 'Melissa_Rauch', 'Kevin_Sussman', 'Johnny_Galecki'];
 /** The held-back photo of each person: their first file by name. */
 const heldOut = new Map(PEOPLE.map((p) => [p, path.join(peopleDir, p, readdirSync(path.join(peopleDir, p)).sort()[0]!)]));
 const displayName = (person: string) => person.replace(/_/g, ' ');
@@ -73,6 +73,19 @@ describe('look-alikes in private chats and groups', () => {
       assert.ok(actions[0]!.seq < answer.seq);
       // Private chats have no leaderboard, so nothing is stored.
       assert.deepEqual(await h.store.leaderboard('telegram', String(chat.id)), []);
+    }));
+
+  test('a photo with two faces gets one row per face, each naming its person', () =>
+    withHarness({ engine }, async (h) => {
+      const { emu } = h;
+      const kim = emu.createUser({ firstName: 'Kim' });
+      const sent = await emu.sendPhoto(kim, emu.privateChat(kim), await readFile(path.join(scenesDir, 'face_recognition__obama_and_biden.jpg')));
+      const answer = await answerTo(emu, sent);
+      assert.equal(answer.method, 'sendPhoto', answer.text);
+      const [header, ...rows] = answer.text!.split('\n');
+      assert.equal(header, '2 faces, largest first:');
+      assert.equal(rows.length, 2, answer.text);
+      assert.deepEqual(rows.map((r) => /^\d\. (.+?) \d+%/.exec(r)?.[1]).sort(), ['Barack Obama', 'Joe Biden']);
     }));
 
   test('an image sent as a file works like a photo', () =>

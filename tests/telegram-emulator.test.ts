@@ -474,6 +474,29 @@ describe('configuration from the environment', () => {
     assert.throws(() => telegramSettingsFromEnv({ TELEGRAM_BOT_TOKEN: token, TELEGRAM_WEBHOOK_URL: 'https://bot.example/tg', TELEGRAM_WEBHOOK_SECRET: 'no spaces allowed' }), /TELEGRAM_WEBHOOK_SECRET/);
   });
 
+  test('a second instance polling the same token ends the first with a clear error', async () => {
+    const emu = await TelegramEmulator.start();
+    const stores = await Promise.all([0, 1].map(() => openStore({ dataDir: mkdtempSync(path.join(tmpdir(), 'lookalike-twice-')) })));
+    const settings = { token: emu.token, apiRoot: emu.apiRoot, maxFileBytes: null, limits: {} };
+    const first = await runTelegramBot(settings, { engine: unreachableEngine, store: stores[0]! });
+    try {
+      await emu.waitFor((c) => c.method === 'deleteWebhook');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const second = await runTelegramBot(settings, { engine: unreachableEngine, store: stores[1]! });
+      try {
+        await assert.rejects(first.stopped, { name: 'ConfigError', message: /another process is receiving the updates of this TELEGRAM_BOT_TOKEN \(409 Conflict\)/ });
+        const mo = emu.createUser({ firstName: 'Mo' });
+        assert.match((await answerTo(emu, emu.sendText(mo, emu.privateChat(mo), '/help'))).text!, /Which celebrity/, 'the second instance works');
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await first.stop();
+      await Promise.all(stores.map((s) => s.close()));
+      await emu.close();
+    }
+  });
+
   test('a token the Bot API refuses is a ConfigError naming the variable', async () => {
     const emu = await TelegramEmulator.start();
     const dataDir = mkdtempSync(path.join(tmpdir(), 'lookalike-badtoken-'));

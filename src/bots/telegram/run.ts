@@ -132,7 +132,9 @@ export async function runTelegramBot(settings: TelegramSettings, deps: TelegramR
   // telegraf.launch() would ask getMe again and resolve only when polling ends; with botInfo set it
   // goes straight to deleteWebhook and polling.
   let stopping = false;
-  const stopped = telegraf.launch({ allowedUpdates: ['message'] });
+  const stopped = telegraf.launch({ allowedUpdates: ['message'] }).catch((err: unknown) => {
+    throw pollingFailure(err);
+  });
   stopped.catch(() => {});
   log.info({ username, apiRoot: settings.apiRoot ?? 'telegram' }, 'telegram bot polling');
   return {
@@ -149,6 +151,19 @@ export async function runTelegramBot(settings: TelegramSettings, deps: TelegramR
       await bot.drain();
     },
   };
+}
+
+/** Why polling ended for good, in words an operator can act on. */
+function pollingFailure(err: unknown): unknown {
+  if (err instanceof TelegramError && err.code === 409) {
+    return new ConfigError(
+      'another process is receiving the updates of this TELEGRAM_BOT_TOKEN (409 Conflict): stop the other instance, or its webhook',
+    );
+  }
+  if (err instanceof TelegramError && err.code === 401) {
+    return new ConfigError('TELEGRAM_BOT_TOKEN was refused by the Bot API (Unauthorized): check the token with @BotFather');
+  }
+  return err;
 }
 
 async function startWebhook(bot: TelegramBot, username: string, webhook: TelegramWebhookSettings): Promise<RunningTelegramBot> {
