@@ -1,6 +1,6 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { createServer, type IncomingMessage } from 'node:http';
@@ -453,6 +453,7 @@ describe('webhook mode', () => {
       await running.stop();
       await store.close();
       await emu.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
@@ -476,7 +477,8 @@ describe('configuration from the environment', () => {
 
   test('a second instance polling the same token ends the first with a clear error', async () => {
     const emu = await TelegramEmulator.start();
-    const stores = await Promise.all([0, 1].map(() => openStore({ dataDir: mkdtempSync(path.join(tmpdir(), 'lookalike-twice-')) })));
+    const dirs = [0, 1].map(() => mkdtempSync(path.join(tmpdir(), 'lookalike-twice-')));
+    const stores = await Promise.all(dirs.map((dataDir) => openStore({ dataDir })));
     const settings = { token: emu.token, apiRoot: emu.apiRoot, maxFileBytes: null, limits: {} };
     const first = await runTelegramBot(settings, { engine: unreachableEngine, store: stores[0]! });
     try {
@@ -494,6 +496,7 @@ describe('configuration from the environment', () => {
       await first.stop();
       await Promise.all(stores.map((s) => s.close()));
       await emu.close();
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -509,6 +512,7 @@ describe('configuration from the environment', () => {
     } finally {
       await store.close();
       await emu.close();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });
