@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Config } from '../../config.ts';
 import { buildIndex } from '../../jobs/buildIndex.ts';
@@ -13,7 +13,8 @@ export function registerIndexCommands(program: Command, config: Config): void {
     .command('build <folder>')
     .description('index every face under <folder>/<Person_Name>/*.jpg (underscores become spaces)')
     .addOption(modelOption().default('default'))
-    .action(async (folder: string, opts: { model: string }, command: Command) => {
+    .addOption(new Option('--descriptor <layer>', "VGG-Face's descriptor: 4096 (fc7, default) or 2622 (fc8, as the original project)").choices(['4096', '2622']))
+    .action(async (folder: string, opts: { model: string; descriptor?: string }, command: Command) => {
       const dataDir = path.resolve(dataDirOf(command));
       const bar = new SingleBar(
         { format: 'indexing {bar} {value}/{total} images | {faces} faces | {eta_formatted} left', stream: process.stderr, hideCursor: true },
@@ -25,6 +26,7 @@ export function registerIndexCommands(program: Command, config: Config): void {
         dataDir,
         modelsDir: config.modelsDir,
         model: opts.model,
+        descriptor: opts.descriptor,
         device: config.device,
         onProgress: ({ done, total, faces }) => {
           if (!started) bar.start(total, 0, { faces: 0 });
@@ -39,7 +41,7 @@ export function registerIndexCommands(program: Command, config: Config): void {
         return;
       }
       const s = built.value;
-      say(`Indexed ${s.faces} faces of ${s.identities} people from ${s.images} images in ${s.seconds.toFixed(1)} s (model ${s.modelId}).`);
+      say(`Indexed ${s.faces} faces of ${s.identities} people from ${s.images} images in ${s.seconds.toFixed(1)} s (model ${s.modelId}, descriptor ${s.descriptor}).`);
       const reasons = Object.entries(s.skipped);
       if (reasons.length > 0) {
         say(`Skipped ${s.skippedFiles.length} images: ${reasons.map(([why, n]) => `${n} ${why.replace(/_/g, ' ')}`).join(', ')}.`);

@@ -14,20 +14,31 @@ export interface ModelLoadOptions {
 
 type Loader = (opts: ModelLoadOptions) => Promise<FaceEmbedder>;
 
-const loaders: Record<string, Loader> = {
-  default: async (opts) => (await import('./faceRecognitionNet.ts')).load(opts),
+interface ModelSpec {
+  load: Loader;
+  /** The descriptor variants the model offers; the first is its default. */
+  descriptors: readonly string[];
+}
+
+const models: Record<string, ModelSpec> = {
+  default: { descriptors: ['128'], load: async (opts) => (await import('./faceRecognitionNet.ts')).load(opts) },
+  vggface: { descriptors: ['4096', '2622'], load: async (opts) => (await import('./vggFace.ts')).load(opts) },
 };
 
-export function registerModel(name: string, loader: Loader): void {
-  loaders[name] = loader;
+export function registerModel(name: string, loader: Loader, descriptors: readonly string[] = []): void {
+  models[name] = { load: loader, descriptors };
 }
 
 export function modelNames(): string[] {
-  return Object.keys(loaders);
+  return Object.keys(models);
 }
 
 export async function loadModel(name: string, opts: ModelLoadOptions): Promise<Result<FaceEmbedder>> {
-  const loader = loaders[name];
-  if (!loader) return fail('unknown_model', `Unknown model "${name}". Known models: ${modelNames().join(', ')}.`);
-  return ok(await loader(opts));
+  const spec = models[name];
+  if (!spec) return fail('unknown_model', `Unknown model "${name}". Known models: ${modelNames().join(', ')}.`);
+  const { descriptor } = opts;
+  if (descriptor !== undefined && spec.descriptors.length > 0 && !spec.descriptors.includes(descriptor)) {
+    return fail('unknown_model', `Model "${name}" has no descriptor "${descriptor}"; it offers ${spec.descriptors.join(', ')}.`);
+  }
+  return ok(await spec.load(opts));
 }

@@ -22,7 +22,7 @@ export type Dim = number | string;
 /** Constant tensor data; the element type follows from the array class. */
 export interface TensorData {
   dims: readonly number[];
-  data: Float32Array | Int32Array | BigInt64Array | Uint8Array;
+  data: Float32Array | Int32Array | BigInt64Array | Uint8Array | Int8Array;
 }
 
 export type AttrValue =
@@ -93,6 +93,7 @@ function elemTypeOf(data: TensorData['data']): ElemType {
   if (data instanceof Float32Array) return 'float32';
   if (data instanceof Int32Array) return 'int32';
   if (data instanceof BigInt64Array) return 'int64';
+  if (data instanceof Int8Array) return 'int8';
   return 'uint8';
 }
 

@@ -192,11 +192,15 @@ export interface ModelProto {
   metadata_props: { key: string; value: string }[];
 }
 
-let modelType: protobuf.Type | undefined;
+let onnxRoot: protobuf.Root | undefined;
+
+function onnxType(name: 'ModelProto' | 'GraphProto' | 'TensorProto'): protobuf.Type {
+  onnxRoot ??= protobuf.parse(ONNX_PROTO, { keepCase: true }).root;
+  return onnxRoot.lookupType(`onnx.${name}`);
+}
 
 function onnxModelType(): protobuf.Type {
-  modelType ??= protobuf.parse(ONNX_PROTO, { keepCase: true }).root.lookupType('onnx.ModelProto');
-  return modelType;
+  return onnxType('ModelProto');
 }
 
 /** Serialises a model to the ONNX wire format (what a .onnx file holds). */
@@ -209,4 +213,42 @@ export function encodeModel(model: ModelProto): Uint8Array {
 export function decodeModel(bytes: Uint8Array): ModelProto {
   const type = onnxModelType();
   return type.toObject(type.decode(bytes), { longs: Number, arrays: true }) as ModelProto;
+}
+
+const WIRE_LENGTH_DELIMITED = 2;
+
+/** Tag and length of a length-delimited field, as the wire format writes them before its bytes. */
+function fieldHeader(type: protobuf.Type, field: string, length: number): Uint8Array {
+  const id = type.fields[field]?.id;
+  if (id === undefined) throw new Error(`onnx.${type.name} has no field ${field}`);
+  return protobuf.Writer.create().uint32((id << 3) | WIRE_LENGTH_DELIMITED).uint32(length).finish();
+}
+
+function totalLength(parts: readonly Uint8Array[]): number {
+  return parts.reduce((n, p) => n + p.length, 0);
+}
+
+/**
+ * The same model as encodeModel, as a list of chunks to write one after another. Each initializer's
+ * raw_data is a view of the tensor's own array, not a copy, so a model of hundreds of megabytes is
+ * written without first assembling a second copy of its weights in one buffer. Fields come in
+ * another order than encodeModel writes them, which protobuf readers accept (field order is free).
+ */
+export function encodeModelChunks(model: ModelProto): Uint8Array[] {
+  const modelType = onnxType('ModelProto');
+  const graphType = onnxType('GraphProto');
+  const tensorType = onnxType('TensorProto');
+  const { graph, ...modelRest } = model;
+  const { initializer, ...graphRest } = graph;
+
+  const graphParts: Uint8Array[] = [graphType.encode(graphType.fromObject({ ...graphRest, initializer: [] })).finish()];
+  for (const tensor of initializer) {
+    const { raw_data: raw, ...meta } = tensor;
+    const head = tensorType.encode(tensorType.fromObject(meta)).finish();
+    const rawParts = raw && raw.length > 0 ? [fieldHeader(tensorType, 'raw_data', raw.length), raw] : [];
+    const body = [head, ...rawParts];
+    graphParts.push(fieldHeader(graphType, 'initializer', totalLength(body)), ...body);
+  }
+  const head = modelType.encode(modelType.fromObject(modelRest)).finish();
+  return [head, fieldHeader(modelType, 'graph', totalLength(graphParts)), ...graphParts];
 }
