@@ -14,7 +14,7 @@ export const FRONTAL_FACE_CASCADE = 'haarcascade_frontalface_default.xml';
 export const VERIFY_CASCADE = 'haarcascade_frontalface_alt2.xml';
 
 export interface DetectOptions {
-  /** Long side, in pixels, of the grey copy the cascade scans (smaller images are enlarged to it). */
+  /** Long side, in pixels, of the grey copy the cascade scans (smaller images are enlarged to it, at most 2x). */
   workingSize: number;
   /** Pyramid step of detectMultiScale. */
   scaleFactor: number;
@@ -46,6 +46,8 @@ export const DEFAULT_DETECT_OPTIONS: Readonly<DetectOptions> = Object.freeze({
   wholeImageFallback: false,
 });
 
+/** A small image is enlarged at most this much: a 150 px crop need not cost a 480 px scan. */
+const MAX_ENLARGEMENT = 2;
 /** Border added on each side for the retry, as a fraction of the long side. */
 const PAD_FRACTION = 0.3;
 /** Long side of the padded copy: the face then spans about 150 px, plenty for a 24 px window. */
@@ -74,7 +76,7 @@ export async function detectFaces(image: RgbImage, opts?: Partial<DetectOptions>
   };
 
   const params: ScanParams = { ...o, verifier };
-  let boxes = scan(cascade, await toGrey(image, o.workingSize, 0), params);
+  let boxes = scan(cascade, await toGrey(image, Math.min(o.workingSize, MAX_ENLARGEMENT * long), 0), params);
   // A small picture is often a tight crop: the padded copy gives the cascade the context it needs, and
   // its whole-face box then absorbs any partial hit (an eye, a nose) from the plain copy.
   if (o.padRetry && (boxes.length === 0 || small)) boxes = boxes.concat(await scanPadded(params));
