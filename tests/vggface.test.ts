@@ -271,9 +271,11 @@ async function lookalike(args: string[], env: NodeJS.ProcessEnv = {}): Promise<R
 
 test('cli: convert-vggface refuses a non-HDF5 file and a file that is not full-size VGG-Face in one line each', async () => {
   const env = { LOOKALIKE_MODELS_DIR: path.join(work, 'cli-models') };
-  const notH5 = await lookalike(['model', 'convert-vggface', path.join(work, 'weights.h5')], env);
+  const text = path.join(work, 'cli_weights.h5');
+  writeFileSync(text, 'not HDF5 either\n');
+  const notH5 = await lookalike(['model', 'convert-vggface', text], env);
   assert.equal(notH5.code, 1);
-  assert.match(notH5.stderr, /^lookalike: .*weights\.h5 is not an HDF5 file/m);
+  assert.match(notH5.stderr, /^lookalike: .*cli_weights\.h5 is not an HDF5 file/m);
   const narrow = await lookalike(['model', 'convert-vggface', h5.keras2], env);
   assert.equal(narrow.code, 1);
   assert.match(narrow.stderr, /layer "conv2d_1" .* expected conv1_1: kernel \(3, 3, 3, 64\)/);
