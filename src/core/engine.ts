@@ -6,8 +6,7 @@ import { composeReply, type ComposeMatch, type ComposeRow } from './compose.ts';
 import { decodeImage } from './decode.ts';
 import type { FaceResult, LookalikeEngine, MatchOptions, MatchReport } from './engineTypes.ts';
 import { ConfigError } from './errors.ts';
-import { cropFace } from './faceCrop.ts';
-import { describeFaces, type DescribedFace } from './faces.ts';
+import { cropForDisplay, describeFaces, type DescribedFace } from './faces.ts';
 import { Gallery, type GalleryHit } from './gallery.ts';
 import type { FaceEmbedder } from './models/embedder.ts';
 import { loadModel } from './models/registry.ts';
@@ -80,7 +79,7 @@ class Engine implements LookalikeEngine {
       const [best, ...rest] = hits;
       if (!best) continue;
       rows.push({
-        userFace: await cropFace(image, face.box, { size: USER_FACE_SIZE }),
+        userFace: await cropForDisplay(image, face.box, USER_FACE_SIZE),
         best: await this.composeMatch(best),
         runnersUp: await Promise.all(rest.slice(0, 4).map((hit) => this.composeMatch(hit))),
       });
@@ -100,7 +99,7 @@ class Engine implements LookalikeEngine {
       if (decoded.ok) return decoded.value;
     }
     const source = await decodeImage(await readFile(image).catch(() => new Uint8Array()));
-    if (source.ok) return cropFace(source.value, box, { size: USER_FACE_SIZE });
+    if (source.ok) return cropForDisplay(source.value, box, USER_FACE_SIZE);
     log.warn({ faceId, image }, 'gallery face unavailable; showing a blank tile');
     return { data: Buffer.alloc(USER_FACE_SIZE * USER_FACE_SIZE * 3, 48), width: USER_FACE_SIZE, height: USER_FACE_SIZE };
   }

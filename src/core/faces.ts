@@ -26,3 +26,10 @@ export function cropForModel(image: RgbImage, box: Box, model: FaceEmbedder): Pr
   const framed = frameFace(box, model.framing);
   return cropFace(image, framed.box, { size: model.inputSize, margin: framed.margin });
 }
+
+/** Faces shown to people (the reply picture, gallery thumbnails) get more room than the model's crop. */
+export const DISPLAY_MARGIN = 0.3;
+
+export function cropForDisplay(image: RgbImage, box: Box, size: number): Promise<RgbImage> {
+  return cropFace(image, box, { size, margin: DISPLAY_MARGIN });
+}

@@ -6,8 +6,7 @@ import { decodeImage } from '../core/decode.ts';
 import { detectFaces } from '../core/detect.ts';
 import { indexDir } from '../core/engine.ts';
 import { encodeJpeg } from '../core/encode.ts';
-import { cropFace } from '../core/faceCrop.ts';
-import { cropForModel } from '../core/faces.ts';
+import { cropForDisplay, cropForModel } from '../core/faces.ts';
 import { Gallery, type GalleryFace } from '../core/gallery.ts';
 import type { FaceEmbedder } from '../core/models/embedder.ts';
 import { loadModel } from '../core/models/registry.ts';
@@ -121,7 +120,7 @@ async function prepareImage(img: GalleryImage, model: FaceEmbedder): Promise<Res
   if (!face) return fail('no_face', 'no face found');
   const [crop, thumb] = await Promise.all([
     cropForModel(decoded.value, face.box, model),
-    cropFace(decoded.value, face.box, { size: THUMBNAIL_SIZE }),
+    cropForDisplay(decoded.value, face.box, THUMBNAIL_SIZE),
   ]);
   return ok({
     face: { name: img.name, image: path.resolve(img.path), box: face.box, source: face.source },
