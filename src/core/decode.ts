@@ -39,8 +39,12 @@ function formatMegabytes(bytes: number): string {
   return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
 }
 
-function resolveLimits(limits?: Partial<DecodeLimits>): DecodeLimits {
-  return { ...DEFAULT_DECODE_LIMITS, ...limits };
+// A limit left undefined (an option nobody set) means the default, never "no limit".
+function resolveLimits(limits: Partial<DecodeLimits> = {}): DecodeLimits {
+  return {
+    maxBytes: limits.maxBytes ?? DEFAULT_DECODE_LIMITS.maxBytes,
+    maxPixels: limits.maxPixels ?? DEFAULT_DECODE_LIMITS.maxPixels,
+  };
 }
 
 export async function decodeImage(bytes: Uint8Array, limits?: Partial<DecodeLimits>): Promise<Result<RgbImage>> {
