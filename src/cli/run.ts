@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ConfigError } from '../core/errors.ts';
+import { ConfigError, ModelLoadError } from '../core/errors.ts';
 import { logger } from '../log.ts';
 
 const log = logger('cli');
@@ -10,14 +10,15 @@ export function say(line: string): void {
 }
 
 /**
- * Runs a command with the CLI's error policy: expected problems (ConfigError) as one clear line,
+ * Runs a command with the CLI's error policy: set-up problems (ConfigError, ModelLoadError) as one clear line,
  * anything else logged once with an id, and never a stack trace on the terminal.
  */
 export async function runCli(main: () => Promise<void>): Promise<void> {
   try {
     await main();
   } catch (err) {
-    if (err instanceof ConfigError) {
+    // Set-up problems (a variable, a model not converted yet) carry their own fix in the message.
+    if (err instanceof ConfigError || err instanceof ModelLoadError) {
       say(`lookalike: ${err.message}`);
       process.exitCode = 2;
       return;
