@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config.ts';
+import { registerBotCommand } from './commands/bot.ts';
 import { registerIndexCommands } from './commands/index.ts';
 import { registerMatchCommand } from './commands/match.ts';
 import { registerModelCommands } from './commands/model.ts';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerIndexCommands(program, config);
   registerMatchCommand(program, config);
   registerModelCommands(program, config);
+  registerBotCommand(program, config);
   return program;
 }
 

@@ -1,0 +1,51 @@
+import type { Attachment, GuildMember, ImageURLOptions, User } from 'discord.js';
+
+// Which picture a command points at, and whether it is worth downloading. Everything here is decided
+// from what the interaction already carries (content type, size, avatar hash): no request is made.
+
+export type PhotoSource =
+  | { kind: 'attachment'; url: string; size: number }
+  | { kind: 'avatar'; url: string };
+
+export type AttachmentVerdict =
+  | { kind: 'image'; source: PhotoSource }
+  | { kind: 'video' }
+  | { kind: 'unsupported' }
+  | { kind: 'too_large' }
+  | { kind: 'empty' };
+
+const IMAGE_EXTENSIONS = /\.(jpe?g|png|webp|heic|heif|avif|tiff?|bmp)$/i;
+const MOVING_EXTENSIONS = /\.(gif|mp4|m4v|mov|webm|mkv|avi|apng)$/i;
+
+/** Sorts an attachment into image, video/GIF (not yet supported), or something else, by its declared type. */
+export function judgeAttachment(attachment: Pick<Attachment, 'contentType' | 'name' | 'size' | 'url'>, maxBytes: number): AttachmentVerdict {
+  const type = (attachment.contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  const name = attachment.name ?? '';
+  const moving = type.startsWith('video/') || type === 'image/gif' || type === 'image/apng' || (type === '' && MOVING_EXTENSIONS.test(name));
+  if (moving) return { kind: 'video' };
+  // SVG is a drawing program, not a photo. An unlabelled file is judged by its name.
+  const image = type.startsWith('image/') ? type !== 'image/svg+xml' : (type === '' || type === 'application/octet-stream') && IMAGE_EXTENSIONS.test(name);
+  if (!image) return { kind: 'unsupported' };
+  if (attachment.size === 0) return { kind: 'empty' };
+  if (attachment.size > maxBytes) return { kind: 'too_large' };
+  return { kind: 'image', source: { kind: 'attachment', url: attachment.url, size: attachment.size } };
+}
+
+/** The first attachment of a message that a user would call a picture (or, failing that, the first one). */
+export function pickMessageAttachment(attachments: Iterable<Attachment>): Attachment | undefined {
+  const all = [...attachments];
+  return all.find((a) => (a.contentType ?? '').startsWith('image/') || IMAGE_EXTENSIONS.test(a.name)) ?? all[0];
+}
+
+// Plenty for a face: the detector works on a 480 px copy anyway.
+const AVATAR_SIZE: ImageURLOptions['size'] = 512;
+
+/**
+ * A member's picture: their server avatar if they set one, else their account avatar. Animated avatars
+ * come as a still PNG. Null when they only have Discord's default avatar, which has no face.
+ */
+export function avatarSource(user: User, member?: GuildMember | null): PhotoSource | null {
+  const options = { extension: 'png' as const, forceStatic: true, size: AVATAR_SIZE };
+  const url = member?.avatarURL(options) ?? user.avatarURL(options);
+  return url ? { kind: 'avatar', url } : null;
+}

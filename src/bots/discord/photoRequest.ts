@@ -1,0 +1,115 @@
+import type { CommandInteraction } from 'discord.js';
+import type { MatchReport } from '../../core/engineTypes.ts';
+import type { Result } from '../../core/result.ts';
+import { DownloadError, downloadUrl } from '../shared/download.ts';
+import { bestMatch, celebrityName } from '../shared/format.ts';
+import type { Admission } from '../shared/limits.ts';
+import { isOperatorFailure, newErrorId, internalErrorText } from '../shared/replies.ts';
+import { PLATFORM, type DiscordBotDeps } from './deps.ts';
+import type { AttachmentVerdict, PhotoSource } from './media.ts';
+import { matchEmbed, REPLY_FILE_NAME, refuse, displayNameOf } from './respond.ts';
+import { discordReplyText } from './texts.ts';
+
+// One look-alike request, whichever command started it. Checks that cost nothing come first and are
+// refused at once; then admission (rate limit, queue); then the reply is deferred, well within Discord's
+// three seconds, and the work runs in the background until the picture replaces the "thinking…" reply.
+
+export interface PhotoRequest {
+  interaction: CommandInteraction;
+  source: PhotoSource;
+  /** "You", or the name of whoever is in the picture, for the embed's title. */
+  subject: string;
+}
+
+const VERDICT_REPLIES = { video: 'video_not_supported', unsupported: 'unsupported_file', too_large: 'file_too_large', empty: 'empty_file' } as const;
+
+/** Refuses what an attachment's declared type and size rule out. True when it did. */
+export async function refuseAttachment(interaction: CommandInteraction, verdict: AttachmentVerdict, deps: DiscordBotDeps): Promise<boolean> {
+  if (verdict.kind === 'image') return false;
+  await refuse(interaction, discordReplyText(VERDICT_REPLIES[verdict.kind], { maxFileBytes: deps.maxFileBytes }));
+  return true;
+}
+
+export async function requestLookalike(req: PhotoRequest, deps: DiscordBotDeps): Promise<void> {
+  const { interaction } = req;
+  const admission = deps.limits.acquire(`${PLATFORM}:${interaction.user.id}`);
+  if (admission.status === 'rate_limited') return refuse(interaction, discordReplyText('rate_limited', { retryAfterSec: admission.retryAfterSec }));
+  if (admission.status === 'busy') return refuse(interaction, discordReplyText('busy'));
+  try {
+    await interaction.deferReply();
+  } catch (err) {
+    // Too late (the interaction expired) or Discord is down: nobody is waiting for an answer any more.
+    // The place admission reserved is given back by running nothing in it.
+    deps.jobs.track(admission.run(async () => undefined).then(() => undefined));
+    deps.log.warn({ err, interactionId: interaction.id }, 'could not defer the reply; dropping the request');
+    return;
+  }
+  deps.jobs.track(answer(req, admission, deps));
+}
+
+async function answer(req: PhotoRequest, admission: Extract<Admission, { status: 'ok' }>, deps: DiscordBotDeps): Promise<void> {
+  const { interaction } = req;
+  const context = { interactionId: interaction.id, guildId: interaction.guildId, userId: interaction.user.id, source: req.source.kind };
+  try {
+    const outcome = await admission.run(async (signal): Promise<Result<MatchReport> | 'download_failed'> => {
+      const bytes = await download(req.source, deps, signal);
+      if (bytes === 'download_failed' || !bytes.ok) return bytes;
+      return deps.engine.match(bytes.value, { top: deps.runnersUp + 1, composite: true, maxBytes: deps.maxFileBytes });
+    });
+    if (outcome.status === 'timeout') {
+      deps.log.warn(context, 'look-alike request timed out');
+      return await refuse(interaction, discordReplyText('timeout'));
+    }
+    const result = outcome.value;
+    if (result === 'download_failed') return await refuse(interaction, discordReplyText('download_failed'));
+    if (!result.ok) {
+      if (isOperatorFailure(result.error.code)) deps.log.error({ ...context, failure: result.error }, 'engine cannot answer');
+      return await refuse(interaction, discordReplyText(result.error.code, { maxFileBytes: deps.maxFileBytes }));
+    }
+    const report = result.value;
+    const best = bestMatch(report);
+    if (!report.composite || !best) throw new Error('engine reported a match without a picture or without matches');
+    await interaction.editReply({
+      embeds: [matchEmbed(report, { subject: req.subject, runnersUp: deps.runnersUp })],
+      files: [{ attachment: report.composite, name: REPLY_FILE_NAME }],
+    });
+    await record(req, deps, celebrityName(best.name), best.similarity);
+  } catch (err) {
+    const errorId = newErrorId();
+    deps.log.error({ err, errorId, ...context }, 'request failed');
+    await refuse(interaction, internalErrorText(errorId)).catch((sendErr: unknown) => deps.log.warn({ ...context, err: sendErr }, 'could not send the error reply'));
+  }
+}
+
+async function download(source: PhotoSource, deps: DiscordBotDeps, signal: AbortSignal): Promise<Result<Buffer> | 'download_failed'> {
+  try {
+    return await downloadUrl(source.url, { maxBytes: deps.maxFileBytes, signal });
+  } catch (err) {
+    // An expired attachment link or a CDN hiccup: the user can simply try again.
+    if (err instanceof DownloadError) {
+      deps.log.warn({ status: err.status, source: source.kind }, 'download failed');
+      return 'download_failed';
+    }
+    throw err;
+  }
+}
+
+// Server results feed that server's leaderboard; direct messages have none, so nothing is kept there.
+// The result belongs to whoever asked, as on Telegram: only people who use the bot are ranked.
+async function record(req: PhotoRequest, deps: DiscordBotDeps, celebrity: string, similarity: number): Promise<void> {
+  const { interaction } = req;
+  if (!interaction.inGuild() || interaction.user.bot) return;
+  try {
+    await deps.store.recordResult({
+      platform: PLATFORM,
+      chatId: interaction.guildId,
+      userId: interaction.user.id,
+      displayName: displayNameOf(interaction),
+      celebrity,
+      similarity: Math.min(100, Math.max(0, similarity)),
+    });
+  } catch (err) {
+    // The user already has their picture; a lost leaderboard entry is the operator's to fix.
+    deps.log.error({ err, guildId: interaction.guildId, userId: interaction.user.id }, 'could not record the result');
+  }
+}

@@ -1,0 +1,65 @@
+import { EmbedBuilder, GuildMember, MessageFlags, type CommandInteraction } from 'discord.js';
+import type { MatchReport } from '../../core/engineTypes.ts';
+import { bestMatch, celebrityName, matchCaption, percent } from '../shared/format.ts';
+import { EMBED_DESCRIPTION_LIMIT, EMBED_FIELD_LIMIT } from './deps.ts';
+import { discordMarkup } from './markup.ts';
+import { errorMessage } from './texts.ts';
+
+// How the bot answers an interaction: refusals privately (ephemeral), pictures publicly.
+
+export const REPLY_FILE_NAME = 'lookalike.jpg';
+
+/**
+ * An ephemeral refusal. Before any answer it is the reply itself; after a (public) deferral it is an
+ * ephemeral follow-up, and the "thinking…" placeholder is removed so the channel is not left with it.
+ */
+export async function refuse(interaction: CommandInteraction, text: string): Promise<void> {
+  const content = errorMessage(text);
+  if (!interaction.deferred && !interaction.replied) {
+    await interaction.reply({ content, flags: MessageFlags.Ephemeral });
+    return;
+  }
+  await interaction.followUp({ content, flags: MessageFlags.Ephemeral });
+  if (interaction.deferred && !interaction.ephemeral) await interaction.deleteReply().catch(() => {});
+}
+
+/** A private answer that is not an error (hide, show, forget). */
+export async function replyPrivately(interaction: CommandInteraction, content: string): Promise<void> {
+  await interaction.reply({ content, flags: MessageFlags.Ephemeral });
+}
+
+/** The name a leaderboard shows: the server nickname, else the display name, else the username. */
+export function displayNameOf(interaction: CommandInteraction): string {
+  const member = interaction.member;
+  const name =
+    member instanceof GuildMember
+      ? member.displayName
+      : (member?.nick ?? interaction.user.globalName ?? interaction.user.username);
+  return (name || 'Someone').slice(0, 64);
+}
+
+/**
+ * The embed around the reply picture: who looks like whom, how similar, and the runners-up. With several
+ * faces the description lists each, largest first, like the rows of the picture.
+ */
+export function matchEmbed(report: MatchReport, opts: { subject: string; runnersUp: number }): EmbedBuilder {
+  const best = bestMatch(report)!;
+  const face = report.faces.find((f) => f.matches[0] === best)!;
+  const name = celebrityName(best.name);
+  const verb = opts.subject === 'You' ? 'look' : 'looks';
+  const embed = new EmbedBuilder()
+    .setTitle(`${opts.subject} ${verb} like ${name}`.slice(0, 256))
+    .setColor(0x5865f2)
+    .addFields({ name: 'Top match', value: discordMarkup.escape(name).slice(0, EMBED_FIELD_LIMIT), inline: true }, { name: 'Similarity', value: percent(best.similarity), inline: true })
+    .setImage(`attachment://${REPLY_FILE_NAME}`);
+  const rest = face.matches.slice(1, 1 + opts.runnersUp);
+  if (rest.length > 0) {
+    const lines = rest.map((m) => `${discordMarkup.escape(celebrityName(m.name))} ${percent(m.similarity)}`).join('\n');
+    embed.addFields({ name: 'Runners-up', value: lines.slice(0, EMBED_FIELD_LIMIT) });
+  }
+  const faces = report.faces.filter((f) => f.matches.length > 0);
+  if (faces.length > 1) {
+    embed.setDescription(matchCaption(report, { markup: discordMarkup, maxLength: EMBED_DESCRIPTION_LIMIT, runnersUp: Math.min(opts.runnersUp, 2) }));
+  }
+  return embed;
+}

@@ -1,0 +1,32 @@
+import { loadConfig } from '../../config.ts';
+import { ConfigError } from '../../core/errors.ts';
+import { logger } from '../../log.ts';
+import { discordSettingsFromEnv, serveDiscordService } from './run.ts';
+
+// One shard process under the ShardingManager (sharding.ts). discord.js reads SHARDS and SHARD_COUNT
+// from the environment the manager sets; everything else comes from the same variables as the parent.
+
+const log = logger('discord-shard');
+
+function dataDirArg(argv: string[], fallback: string): string {
+  const i = argv.indexOf('--data');
+  return i >= 0 && argv[i + 1] ? argv[i + 1]! : fallback;
+}
+
+try {
+  const config = loadConfig();
+  await serveDiscordService({
+    dataDir: dataDirArg(process.argv.slice(2), config.dataDir),
+    modelsDir: config.modelsDir,
+    device: config.device,
+    ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
+    settings: discordSettingsFromEnv(),
+  });
+} catch (err) {
+  if (err instanceof ConfigError) log.error(err.message);
+  else log.error({ err }, 'shard failed');
+  process.exitCode = err instanceof ConfigError ? 2 : 70;
+} finally {
+  // The IPC channel to the ShardingManager keeps a process alive; the shard is done, so let it go.
+  if (process.connected) process.disconnect();
+}

@@ -1,0 +1,89 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { Config } from '../../config.ts';
+import { openEngine } from '../../core/engine.ts';
+import { ConfigError } from '../../core/errors.ts';
+import { openStore } from '../../db/store.ts';
+import type { Store } from '../../db/types.ts';
+import { logger } from '../../log.ts';
+import { discordSettingsFromEnv, runDiscordBot, serveDiscord, type RunningDiscordBot } from '../../bots/discord/run.ts';
+import { limitsFromEnv, RequestLimits } from '../../bots/shared/limits.ts';
+import { runTelegramBot, serveTelegram, telegramSettingsFromEnv, type RunningTelegramBot } from '../../bots/telegram/run.ts';
+import { dataDirOf } from '../options.ts';
+
+// `lookalike bot telegram`, `lookalike bot discord`, and `lookalike bot`: every bot whose token is set,
+// in this one process, sharing one engine, one store and one set of request limits.
+
+const log = logger('bots');
+
+interface ServiceBase {
+  dataDir: string;
+  modelsDir: string;
+  device: Config['device'];
+  databaseUrl?: string;
+}
+
+export function registerBotCommand(program: Command, config: Config): void {
+  program
+    .command('bot [platform]')
+    .description('run a chat bot until stopped (Ctrl-C): telegram, discord, or, with no argument, every bot whose token is set')
+    .action(async (platform: string | undefined, _opts: unknown, command: Command) => {
+      const base: ServiceBase = {
+        dataDir: path.resolve(dataDirOf(command)),
+        modelsDir: config.modelsDir,
+        device: config.device,
+        ...(process.env.DATABASE_URL?.trim() ? { databaseUrl: process.env.DATABASE_URL.trim() } : {}),
+      };
+      switch (platform?.toLowerCase()) {
+        case 'telegram':
+          return serveTelegram({ ...base, settings: telegramSettingsFromEnv() });
+        case 'discord':
+          return serveDiscord({ ...base, settings: discordSettingsFromEnv() });
+        case undefined:
+          return serveAllBots(base);
+        default:
+          throw new ConfigError(`unknown bot "${platform}": use telegram or discord, or no argument for every bot whose token is set`);
+      }
+    });
+}
+
+async function serveAllBots(base: ServiceBase, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const wanted = { telegram: Boolean(env.TELEGRAM_BOT_TOKEN?.trim()), discord: Boolean(env.DISCORD_BOT_TOKEN?.trim()) };
+  if (!wanted.telegram && !wanted.discord) {
+    throw new ConfigError('no bot token is set: set TELEGRAM_BOT_TOKEN (Telegram) and/or DISCORD_BOT_TOKEN (Discord)');
+  }
+  // Settings first: a bad variable stops the start before the engine is loaded.
+  const telegramSettings = wanted.telegram ? telegramSettingsFromEnv(env) : undefined;
+  const discordSettings = wanted.discord ? discordSettingsFromEnv(env) : undefined;
+
+  const engine = await openEngine({ dataDir: base.dataDir, modelsDir: base.modelsDir, device: base.device });
+  let store: Store | undefined;
+  const bots: (RunningTelegramBot | RunningDiscordBot)[] = [];
+  let stopping: Promise<void> | undefined;
+  const stopAll = (reason: string) =>
+    (stopping ??= (async () => {
+      await Promise.allSettled(bots.map((b) => b.stop(reason)));
+      await store?.close();
+      await engine.close();
+    })());
+  const onSignal = (signal: NodeJS.Signals) => void stopAll(signal);
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    store = await openStore({ dataDir: base.dataDir, ...(base.databaseUrl ? { databaseUrl: base.databaseUrl } : {}) });
+    // One queue for both: a burst on one platform makes the other wait, not the machine overload.
+    const limits = new RequestLimits(limitsFromEnv(env));
+    if (telegramSettings) bots.push(await runTelegramBot(telegramSettings, { engine, store, limits }));
+    // With DISCORD_SHARDS, the shards run inside this process (one engine), not under a ShardingManager.
+    if (discordSettings) {
+      bots.push(await runDiscordBot(discordSettings, { engine, store, limits, ...(discordSettings.shards !== undefined ? { shardCount: discordSettings.shards } : {}) }));
+    }
+    log.info({ bots: Object.entries(wanted).filter(([, on]) => on).map(([name]) => name) }, 'bots running');
+    // Until a signal, or until one bot stops for good (that takes the others down too).
+    await Promise.race(bots.map((b) => b.stopped));
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await stopAll('stopped');
+  }
+}
