@@ -1,13 +1,11 @@
 import { once } from 'node:events';
 import { DiscordjsErrorCodes, Events, type Client, type CloseEvent } from 'discord.js';
-import type { Device } from '../../config.ts';
-import { openEngine } from '../../core/engine.ts';
 import type { LookalikeEngine } from '../../core/engineTypes.ts';
 import { ConfigError } from '../../core/errors.ts';
-import { openStore } from '../../db/store.ts';
 import type { Store } from '../../db/types.ts';
 import { logger } from '../../log.ts';
 import type { RequestLimits } from '../shared/limits.ts';
+import { serveUntilSignal, startBotService, type BotService, type ServiceOptions } from '../shared/service.ts';
 import { attachDiscordBot, type DiscordBot } from './bot.ts';
 import { createDiscordClient } from './client.ts';
 import { registerCommands } from './register.ts';
@@ -126,64 +124,20 @@ export async function runDiscordBot(settings: DiscordSettings, deps: DiscordRunD
   };
 }
 
-export interface DiscordServiceOptions {
-  dataDir: string;
-  modelsDir: string;
-  device: Device;
-  /** DATABASE_URL: empty for SQLite in the data directory. */
-  databaseUrl?: string;
+export interface DiscordServiceOptions extends ServiceOptions {
   settings: DiscordSettings;
 }
 
-export interface DiscordService {
-  readonly running: RunningDiscordBot;
-  /** Stops the bot, answers what it accepted, then closes the store and the engine. */
-  shutdown(reason?: string): Promise<void>;
-}
+export type DiscordService = BotService<RunningDiscordBot>;
 
 /** The engine on the data directory's index, the store, the bot: one process, one gateway connection (or one shard). */
-export async function startDiscordService(opts: DiscordServiceOptions): Promise<DiscordService> {
-  const engine = await openEngine({ dataDir: opts.dataDir, modelsDir: opts.modelsDir, device: opts.device });
-  let store: Store | undefined;
-  try {
-    store = await openStore({ dataDir: opts.dataDir, ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}) });
-    const running = await runDiscordBot(opts.settings, { engine, store });
-    const openedStore = store;
-    let closing: Promise<void> | undefined;
-    return {
-      running,
-      shutdown(reason = 'shutdown') {
-        closing ??= (async () => {
-          try {
-            await running.stop(reason);
-          } finally {
-            await openedStore.close();
-            await engine.close();
-          }
-        })();
-        return closing;
-      },
-    };
-  } catch (err) {
-    await store?.close().catch(() => {});
-    await engine.close().catch(() => {});
-    throw err;
-  }
+export function startDiscordService(opts: DiscordServiceOptions): Promise<DiscordService> {
+  return startBotService(opts, (deps) => runDiscordBot(opts.settings, deps), log);
 }
 
 /** Runs until SIGINT or SIGTERM (or until the gateway refuses the bot), then shuts down cleanly. */
 export async function serveDiscordService(opts: DiscordServiceOptions): Promise<void> {
-  const service = await startDiscordService(opts);
-  const onSignal = (signal: NodeJS.Signals) => void service.shutdown(signal);
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    await service.running.stopped;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await service.shutdown('stopped');
-  }
+  await serveUntilSignal(await startDiscordService(opts));
 }
 
 /**

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { TelegramError, type Telegram } from 'telegraf';
 import { fail, ok, type Result } from '../../core/result.ts';
+import { downloadUrl } from '../shared/download.ts';
 
 // Which file of a message is the picture to match, and fetching it from the Bot API.
 
@@ -57,23 +58,7 @@ export async function downloadFile(
   }
   if (link.protocol === 'file:') return checkSize(await readFile(fileURLToPath(link)), opts.maxBytes);
 
-  const res = await fetch(link, { ...(opts.signal ? { signal: opts.signal } : {}) });
-  if (!res.ok || !res.body) throw new Error(`file download failed: HTTP ${res.status}`);
-  const declared = Number(res.headers.get('content-length') ?? NaN);
-  if (opts.maxBytes !== null && declared > opts.maxBytes) {
-    await res.body.cancel();
-    return fail('file_too_large', 'The file is larger than the download limit.');
-  }
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of res.body) {
-    total += chunk.byteLength;
-    if (opts.maxBytes !== null && total > opts.maxBytes) {
-      return fail('file_too_large', 'The file is larger than the download limit.');
-    }
-    chunks.push(Buffer.from(chunk));
-  }
-  return ok(Buffer.concat(chunks));
+  return downloadUrl(link, opts);
 }
 
 function checkSize(bytes: Buffer, maxBytes: number | null): Result<Buffer> {

@@ -3,13 +3,12 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TelegramError } from 'telegraf';
 import type { BotCommand } from 'telegraf/types';
-import { requireEnv, type Device } from '../../config.ts';
-import { openEngine } from '../../core/engine.ts';
+import { requireEnv } from '../../config.ts';
 import type { LookalikeEngine } from '../../core/engineTypes.ts';
 import { ConfigError } from '../../core/errors.ts';
-import { openStore } from '../../db/store.ts';
 import type { Store } from '../../db/types.ts';
 import { logger } from '../../log.ts';
+import { serveUntilSignal, startBotService, type BotService, type ServiceOptions } from '../shared/service.ts';
 import { limitsFromEnv, type LimitsOptions, type RequestLimits } from '../shared/limits.ts';
 import { createTelegramBot, defaultMaxFileBytes, type TelegramBot } from './bot.ts';
 
@@ -203,50 +202,15 @@ async function startWebhook(bot: TelegramBot, username: string, webhook: Telegra
   };
 }
 
-export interface TelegramServiceOptions {
-  dataDir: string;
-  modelsDir: string;
-  device: Device;
-  /** DATABASE_URL: empty for SQLite in the data directory. */
-  databaseUrl?: string;
+export interface TelegramServiceOptions extends ServiceOptions {
   settings: TelegramSettings;
 }
 
-export interface TelegramService {
-  readonly running: RunningTelegramBot;
-  /** Stops the bot, answers what it accepted, then closes the store and the engine. */
-  shutdown(reason?: string): Promise<void>;
-}
+export type TelegramService = BotService<RunningTelegramBot>;
 
 /** Everything `lookalike bot telegram` needs: the engine on the data directory's index, the store, the bot. */
-export async function startTelegramService(opts: TelegramServiceOptions): Promise<TelegramService> {
-  const engine = await openEngine({ dataDir: opts.dataDir, modelsDir: opts.modelsDir, device: opts.device });
-  let store: Store | undefined;
-  try {
-    store = await openStore({ dataDir: opts.dataDir, ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}) });
-    const running = await runTelegramBot(opts.settings, { engine, store });
-    const openStoreRef = store;
-    let closing: Promise<void> | undefined;
-    return {
-      running,
-      shutdown(reason = 'shutdown') {
-        closing ??= (async () => {
-          log.info({ reason }, 'telegram bot stopping');
-          try {
-            await running.stop(reason);
-          } finally {
-            await openStoreRef.close();
-            await engine.close();
-          }
-        })();
-        return closing;
-      },
-    };
-  } catch (err) {
-    await store?.close().catch(() => {});
-    await engine.close().catch(() => {});
-    throw err;
-  }
+export function startTelegramService(opts: TelegramServiceOptions): Promise<TelegramService> {
+  return startBotService(opts, (deps) => runTelegramBot(opts.settings, deps), log);
 }
 
 /**
@@ -254,16 +218,5 @@ export async function startTelegramService(opts: TelegramServiceOptions): Promis
  * cleanly. What the CLI command calls.
  */
 export async function serveTelegram(opts: TelegramServiceOptions): Promise<void> {
-  const service = await startTelegramService(opts);
-  // A failed shutdown surfaces below, where `stopped` settles; here it must not be an unhandled rejection.
-  const onSignal = (signal: NodeJS.Signals) => void service.shutdown(signal).catch(() => {});
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  try {
-    await service.running.stopped;
-  } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    await service.shutdown('stopped');
-  }
+  await serveUntilSignal(await startTelegramService(opts));
 }
