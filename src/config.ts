@@ -34,3 +34,14 @@ export function requireEnv(env: NodeJS.ProcessEnv, name: string, why: string): s
   if (!value) throw new ConfigError(`${name} is not set: ${why}`);
   return value;
 }
+
+/** Checks that a variable holds an http(s) URL; the error names the variable, never the value. */
+export function checkHttpUrl(name: string, value: string): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(`${name} is not a URL`);
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`${name} must be an http(s) URL`);
+}

@@ -1,4 +1,4 @@
-import { requireEnv } from '../../config.ts';
+import { checkHttpUrl, requireEnv } from '../../config.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { limitsFromEnv, type LimitsOptions } from '../shared/limits.ts';
 
@@ -46,13 +46,7 @@ export function discordSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): Di
 function optionalUrl(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const value = env[name]?.trim();
   if (!value) return undefined;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(`${name} is not a URL`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`${name} must be an http(s) URL`);
+  checkHttpUrl(name, value);
   // discord.js appends /v10/...; a trailing slash would double it.
   return value.replace(/\/+$/, '');
 }

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { TelegramError } from 'telegraf';
 import type { BotCommand } from 'telegraf/types';
-import { requireEnv } from '../../config.ts';
+import { checkHttpUrl, requireEnv } from '../../config.ts';
 import type { LookalikeEngine } from '../../core/engineTypes.ts';
 import { ConfigError } from '../../core/errors.ts';
 import type { Store } from '../../db/types.ts';
@@ -53,7 +53,7 @@ export function telegramSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): T
   if (!/^\d+:[A-Za-z0-9_-]+$/.test(token)) throw new ConfigError('TELEGRAM_BOT_TOKEN does not look like a bot token (digits:letters, from @BotFather)');
 
   const apiRoot = env.TELEGRAM_API_ROOT?.trim() || undefined;
-  if (apiRoot !== undefined) checkUrl('TELEGRAM_API_ROOT', apiRoot);
+  if (apiRoot !== undefined) checkHttpUrl('TELEGRAM_API_ROOT', apiRoot);
 
   let maxFileBytes = defaultMaxFileBytes(apiRoot);
   const maxMb = env.TELEGRAM_MAX_FILE_MB?.trim();
@@ -66,7 +66,7 @@ export function telegramSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): T
   let webhook: TelegramWebhookSettings | undefined;
   const url = env.TELEGRAM_WEBHOOK_URL?.trim();
   if (url) {
-    checkUrl('TELEGRAM_WEBHOOK_URL', url);
+    checkHttpUrl('TELEGRAM_WEBHOOK_URL', url);
     const secret = env.TELEGRAM_WEBHOOK_SECRET?.trim() || randomBytes(32).toString('hex');
     if (!SECRET_CHARS.test(secret)) throw new ConfigError('TELEGRAM_WEBHOOK_SECRET may only use A-Z, a-z, 0-9, _ and - (1 to 256 characters)');
     const port = Number(env.TELEGRAM_WEBHOOK_PORT?.trim() || 8080);
@@ -74,16 +74,6 @@ export function telegramSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): T
     webhook = { url, secret, port, host: env.TELEGRAM_WEBHOOK_HOST?.trim() || '0.0.0.0' };
   }
   return { token, ...(apiRoot ? { apiRoot } : {}), ...(webhook ? { webhook } : {}), maxFileBytes, limits: limitsFromEnv(env) };
-}
-
-function checkUrl(name: string, value: string): void {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new ConfigError(`${name} is not a URL`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError(`${name} must be an http(s) URL`);
 }
 
 export interface RunningTelegramBot {
