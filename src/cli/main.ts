@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { loadConfig } from '../config.ts';
 import { registerBotCommand } from './commands/bot.ts';
+import { registerDatasetCommands } from './commands/dataset.ts';
 import { registerIndexCommands } from './commands/index.ts';
 import { registerMatchCommand } from './commands/match.ts';
 import { registerModelCommands } from './commands/model.ts';
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerIndexCommands(program, config);
   registerMatchCommand(program, config);
   registerModelCommands(program, config);
+  registerDatasetCommands(program, config);
   registerBotCommand(program, config);
   return program;
 }

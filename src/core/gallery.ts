@@ -137,6 +137,12 @@ export class Gallery {
     return { name: this.identities[row[0]]!, image: row[1], box: { x: row[2], y: row[3], width: row[4], height: row[5] }, source: row[6] };
   }
 
+  /** The descriptor stored for a face (unit length). */
+  descriptor(id: number): Float32Array {
+    if (!this.rows[id]) throw new RangeError(`no face ${id}`);
+    return this.vectors.vector(id);
+  }
+
   /** Face ids of one identity (exact name), in insertion order. */
   facesOf(name: string): number[] {
     const identity = this.identityIds.get(name);

@@ -1,19 +1,14 @@
 import { existsSync, renameSync, rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { Device } from '../config.ts';
-import { decodeImage } from '../core/decode.ts';
-import { detectFaces } from '../core/detect.ts';
 import { indexDir } from '../core/engine.ts';
-import { encodeJpeg } from '../core/encode.ts';
-import { cropForDisplay, cropForModel } from '../core/faces.ts';
-import { Gallery, type GalleryFace } from '../core/gallery.ts';
-import type { FaceEmbedder } from '../core/models/embedder.ts';
-import { loadModel } from '../core/models/registry.ts';
+import { Gallery } from '../core/gallery.ts';
 import { fail, ok, type Result } from '../core/result.ts';
-import type { RgbImage } from '../core/types.ts';
 import { logger } from '../log.ts';
-import { listGalleryImages, type GalleryImage } from './galleryFolder.ts';
+import { listGalleryImages } from './galleryFolder.ts';
+import { FacePool } from './pool/facePool.ts';
+import type { FaceTaskResult } from './pool/messages.ts';
 
 const log = logger('build-index');
 
@@ -30,6 +25,8 @@ export interface BuildIndexOptions {
   /** Leave some images out (tests hold photos back to query with). */
   exclude?: (imagePath: string) => boolean;
   batchSize?: number;
+  /** Worker threads (default: one per core, at most one per image). */
+  workers?: number;
   onProgress?: (progress: { done: number; total: number; faces: number }) => void;
 }
 
@@ -45,12 +42,6 @@ export interface BuildSummary {
   descriptor: string;
 }
 
-interface Pending {
-  face: GalleryFace;
-  crop: RgbImage;
-  thumbnail: Buffer;
-}
-
 /** Builds `<dataDir>/index` from a folder of people; the old index is replaced only once the new one is saved. */
 export async function buildIndex(opts: BuildIndexOptions): Promise<Result<BuildSummary>> {
   if (!existsSync(opts.folder)) return fail('missing_file', `No such folder: ${opts.folder}`);
@@ -58,41 +49,61 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<Result<BuildS
   if (images.length === 0) {
     return fail('empty_index', `No images found in ${opts.folder}: expected <folder>/<Person_Name>/*.jpg`);
   }
-  const loaded = await loadModel(opts.model ?? 'default', { modelsDir: opts.modelsDir, device: opts.device ?? 'auto', descriptor: opts.descriptor });
-  if (!loaded.ok) return loaded;
-  const model = loaded.value;
+  // The pool's workers decode, detect and embed as the engine does for a user's photo (full-size
+  // decode, the cascade's largest face, model and display crops); the gallery is written here, in
+  // folder order.
   const started = performance.now();
+  const pool = await FacePool.start({
+    model: opts.model ?? 'default',
+    descriptor: opts.descriptor,
+    modelsDir: opts.modelsDir,
+    device: opts.device ?? 'auto',
+    workers: Math.min(opts.workers ?? availableParallelism(), images.length),
+    prepare: { thumbnailSize: THUMBNAIL_SIZE, decodeMaxSide: null },
+  });
+  if (!pool.ok) return pool;
+  const info = pool.value.info;
+
+  const results = new Array<FaceTaskResult | undefined>(images.length);
+  let done = 0;
+  let faces = 0;
+  try {
+    await pool.value.run(
+      images.map((img, key) => ({ key, path: img.path })),
+      {
+        batchSize: opts.batchSize,
+        onResults: (batch) => {
+          for (const r of batch) {
+            results[r.key] = r;
+            if (r.ok) faces++;
+          }
+          done += batch.length;
+          opts.onProgress?.({ done, total: images.length, faces });
+        },
+      },
+    );
+  } finally {
+    await pool.value.close();
+  }
 
   const target = indexDir(opts.dataDir);
   const building = `${target}.building-${process.pid}`;
   rmSync(building, { recursive: true, force: true });
-  const gallery = Gallery.create(building, { modelId: model.id, descriptor: model.descriptor, dims: model.dims }, images.length);
+  const gallery = Gallery.create(building, { modelId: info.modelId, descriptor: info.descriptor, dims: info.dims }, faces);
   const skippedFiles: BuildSummary['skippedFiles'] = [];
-  const batchSize = opts.batchSize ?? 16;
-  let pending: Pending[] = [];
-
-  const flush = async () => {
-    if (pending.length === 0) return;
-    const descriptors = await model.predict(pending.map((p) => p.crop));
-    pending.forEach((p, i) => gallery.add(p.face, descriptors[i]!, p.thumbnail));
-    pending = [];
-  };
-
   try {
-    for (const [i, img] of images.entries()) {
-      const prepared = await prepareImage(img, model);
-      if (prepared.ok) pending.push(prepared.value);
-      else skippedFiles.push({ path: img.path, reason: prepared.error.code });
-      if (pending.length >= batchSize) await flush();
-      opts.onProgress?.({ done: i + 1, total: images.length, faces: gallery.size + pending.length });
-    }
-    await flush();
+    images.forEach((img, i) => {
+      const r = results[i]!;
+      if (!r.ok) {
+        skippedFiles.push({ path: img.path, reason: r.code });
+        return;
+      }
+      gallery.add({ name: img.name, image: path.resolve(img.path), box: r.box, source: r.source }, r.descriptor, r.thumbnail);
+    });
     await gallery.save();
   } catch (err) {
     rmSync(building, { recursive: true, force: true });
     throw err;
-  } finally {
-    await model.dispose();
   }
 
   swapInto(building, target);
@@ -105,28 +116,11 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<Result<BuildS
     skipped,
     skippedFiles,
     seconds: (performance.now() - started) / 1000,
-    modelId: model.id,
-    descriptor: model.descriptor,
+    modelId: info.modelId,
+    descriptor: info.descriptor,
   };
   log.info({ ...summary, skippedFiles: undefined, dir: target }, 'index built');
   return ok(summary);
-}
-
-/** Decode, take the largest face, crop it for the model and for the thumbnail. */
-async function prepareImage(img: GalleryImage, model: FaceEmbedder): Promise<Result<Pending>> {
-  const decoded = await decodeImage(await readFile(img.path));
-  if (!decoded.ok) return decoded;
-  const [face] = await detectFaces(decoded.value);
-  if (!face) return fail('no_face', 'no face found');
-  const [crop, thumb] = await Promise.all([
-    cropForModel(decoded.value, face.box, model),
-    cropForDisplay(decoded.value, face.box, THUMBNAIL_SIZE),
-  ]);
-  return ok({
-    face: { name: img.name, image: path.resolve(img.path), box: face.box, source: face.source },
-    crop,
-    thumbnail: await encodeJpeg(thumb),
-  });
 }
 
 function swapInto(building: string, target: string): void {

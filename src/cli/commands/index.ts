@@ -3,19 +3,36 @@ import { Option, type Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Config } from '../../config.ts';
 import { buildIndex } from '../../jobs/buildIndex.ts';
+import { addImdbWikiBuildOptions, isImdbWikiBuild, runImdbWikiBuild, type ImdbWikiCliOptions } from './indexImdbWiki.ts';
+import { registerIndexReportCommand } from './indexReport.ts';
 import { dataDirOf, modelOption } from '../options.ts';
 import { say } from '../run.ts';
 
 export function registerIndexCommands(program: Command, config: Config): void {
   const index = program.command('index').description('build and inspect the celebrity index');
 
-  index
-    .command('build <folder>')
-    .description('index every face under <folder>/<Person_Name>/*.jpg (underscores become spaces)')
+  const build = index
+    .command('build [folder]')
+    .description('index every face under <folder>/<Person_Name>/*.jpg (underscores become spaces), or an IMDB-WIKI crop folder (--imdb, --wiki)')
     .addOption(modelOption().default('default'))
-    .addOption(new Option('--descriptor <layer>', "VGG-Face's descriptor: 4096 (fc7, default) or 2622 (fc8, as the original project)").choices(['4096', '2622']))
-    .action(async (folder: string, opts: { model: string; descriptor?: string }, command: Command) => {
+    .addOption(new Option('--descriptor <layer>', "VGG-Face's descriptor: 4096 (fc7, default) or 2622 (fc8, as the original project)").choices(['4096', '2622']));
+  addImdbWikiBuildOptions(build).action(
+    async (folder: string | undefined, opts: { model: string; descriptor?: string } & Partial<ImdbWikiCliOptions>, command: Command) => {
       const dataDir = path.resolve(dataDirOf(command));
+      if (isImdbWikiBuild(opts)) {
+        if (folder) {
+          say(`lookalike: give either a folder of people or --imdb/--wiki, not both (got "${folder}")`);
+          process.exitCode = 2;
+          return;
+        }
+        await runImdbWikiBuild(opts as ImdbWikiCliOptions, dataDir, config);
+        return;
+      }
+      if (!folder) {
+        say('lookalike: index build needs a folder of people (<folder>/<Person_Name>/*.jpg), or --imdb <dir> / --wiki <dir>');
+        process.exitCode = 2;
+        return;
+      }
       const bar = new SingleBar(
         { format: 'indexing {bar} {value}/{total} images | {faces} faces | {eta_formatted} left', stream: process.stderr, hideCursor: true },
         Presets.shades_classic,
@@ -48,5 +65,8 @@ export function registerIndexCommands(program: Command, config: Config): void {
         for (const f of s.skippedFiles) say(`  ${f.reason}: ${f.path}`);
       }
       say(`Index written to ${path.join(dataDir, 'index')}.`);
-    });
+    },
+  );
+
+  registerIndexReportCommand(index, config);
 }

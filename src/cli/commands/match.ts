@@ -3,28 +3,49 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Config } from '../../config.ts';
-import { tryOpenEngine } from '../../core/engine.ts';
+import { indexDir, tryOpenEngine } from '../../core/engine.ts';
+import { Gallery } from '../../core/gallery.ts';
+import { loadModel } from '../../core/models/registry.ts';
 import type { LookalikeEngine, MatchReport } from '../../core/engineTypes.ts';
 import { fail, ok, type Failure, type Result } from '../../core/result.ts';
 import { dataDirOf, modelOption } from '../options.ts';
 import { say } from '../run.ts';
+import { celebrityLookalikes, type CelebrityMode } from './celebrity.ts';
 
 interface MatchCliOptions {
   top: number;
   out?: string;
   json?: boolean;
   model?: string;
+  celebrity?: string;
+  by: CelebrityMode;
 }
 
 export function registerMatchCommand(program: Command, config: Config): void {
   program
-    .command('match <photos...>')
-    .description('find the closest people in the index for every face in each photo')
+    .command('match [photos...]')
+    .description('find the closest people in the index for every face in each photo, or for a person of the index (--celebrity)')
     .addOption(new Option('--top <n>', 'people per face').default(5).argParser(positiveInt))
     .option('--out <path>', 'where to write the picture: a file for one photo, a folder for several')
     .option('--json', 'one JSON object per photo per line on stdout')
     .addOption(modelOption())
+    .option('--celebrity <name>', 'instead of photos: the other people of the index who look most like this one')
+    .addOption(new Option('--by <how>', "with --celebrity: compare the person's average face (mean) or their closest pair of faces (best)").choices(['mean', 'best']).default('mean'))
     .action(async (photos: string[], opts: MatchCliOptions, command: Command) => {
+      if (opts.celebrity !== undefined) {
+        if (photos.length > 0) {
+          say('lookalike: give photos or --celebrity, not both');
+          process.exitCode = 2;
+          return;
+        }
+        await matchCelebrity(opts.celebrity, opts, dataDirOf(command), config);
+        return;
+      }
+      if (photos.length === 0) {
+        say('lookalike: give one or more photos, or --celebrity "Name"');
+        process.exitCode = 2;
+        return;
+      }
       const engine = await tryOpenEngine({ dataDir: dataDirOf(command), modelsDir: config.modelsDir, device: config.device, model: opts.model });
       if (!engine.ok) {
         report(photos, opts, () => engine);
@@ -43,6 +64,43 @@ export function registerMatchCommand(program: Command, config: Config): void {
         await engine.value.close();
       }
     });
+}
+
+async function matchCelebrity(name: string, opts: MatchCliOptions, dataDir: string, config: Config): Promise<void> {
+  const opened = await Gallery.open(indexDir(dataDir));
+  if (!opened.ok) {
+    say(`lookalike: ${opened.error.message}`);
+    process.exitCode = 2;
+    return;
+  }
+  const gallery = opened.value;
+  // The model only lends its similarity floor, so that percentages read as they do for photos.
+  const model = await loadModel(gallery.info.modelId, { modelsDir: config.modelsDir, device: 'cpu', descriptor: gallery.info.descriptor });
+  if (!model.ok) {
+    say(`lookalike: ${model.error.message}`);
+    process.exitCode = 2;
+    return;
+  }
+  const floor = model.value.similarityFloor;
+  await model.value.dispose();
+  const found = celebrityLookalikes(gallery, name, { top: opts.top, mode: opts.by, floor });
+  if (!found.ok) {
+    if (opts.json) process.stdout.write(`${JSON.stringify({ celebrity: name, error: found.error })}\n`);
+    else say(`lookalike: ${found.error.message}`);
+    process.exitCode = 1;
+    return;
+  }
+  const r = found.value;
+  if (opts.json) {
+    const matches = r.matches.map((m) => ({ name: m.name, similarity: m.similarity, image: m.image }));
+    process.stdout.write(`${JSON.stringify({ celebrity: r.name, faces: r.faces, by: r.mode, model: gallery.info.modelId, matches })}\n`);
+    return;
+  }
+  const how = r.mode === 'mean' ? 'average face' : 'closest pair of faces';
+  const lines = [`People who look most like ${r.name} (${r.faces} face${r.faces === 1 ? '' : 's'}; by ${how}):`];
+  r.matches.forEach((m, i) => lines.push(`  ${i + 1}. ${m.name} ${m.similarity.toFixed(1)} %`));
+  if (r.matches.length === 0) lines.push('  nobody else is in the index');
+  process.stdout.write(`${lines.join('\n')}\n`);
 }
 
 type Matched = MatchReport & { picture: string | null };

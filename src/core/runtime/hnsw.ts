@@ -52,6 +52,11 @@ export class VectorIndex {
     this.index.addPoint(Array.from(vector), label);
   }
 
+  /** The stored vector of a label (L2-normalised: the cosine space stores unit vectors). */
+  vector(label: number): Float32Array {
+    return Float32Array.from(this.index.getPoint(label));
+  }
+
   search(vector: Float32Array, k: number): Neighbour[] {
     const n = Math.min(k, this.count);
     if (n === 0) return [];

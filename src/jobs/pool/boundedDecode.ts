@@ -1,0 +1,58 @@
+import { ALPHA_BACKGROUND, DEFAULT_MAX_PIXELS } from '../../core/decode.ts';
+import { fail, ok, type Result } from '../../core/result.ts';
+import { sharp } from '../../core/runtime/sharp.ts';
+import type { RgbImage } from '../../core/types.ts';
+
+// Decoding for offline index builds, where the files are a dataset's and only the face matters:
+// the image comes out no larger than `maxSide` on its long side. JPEG is then decoded at 1/2, 1/4 or
+// 1/8 scale straight from the DCT (libjpeg's shrink-on-load), which is most of the saving on large
+// photos; the detector scans a 480 px copy and the model takes 150 px, so nothing they use is lost.
+// The checks mirror core/decode.ts: a header read first, photo formats only, truncated data refused.
+
+const PHOTO_FORMATS: ReadonlySet<string> = new Set(['jpeg', 'png', 'webp', 'gif', 'heif', 'avif', 'tiff']);
+
+export interface BoundedImage {
+  image: RgbImage;
+  /** Original (upright) pixels per decoded pixel: 1 when the image was small enough already. */
+  scale: number;
+  /** Upright size of the file's image before any shrinking. */
+  original: { width: number; height: number };
+}
+
+export async function decodeBounded(bytes: Uint8Array, maxSide: number, maxPixels = DEFAULT_MAX_PIXELS): Promise<Result<BoundedImage>> {
+  if (bytes.byteLength === 0) return fail('empty_file', 'The file is empty (0 bytes).');
+  let meta;
+  try {
+    meta = await sharp(bytes, { failOn: 'error', limitInputPixels: false }).metadata();
+  } catch (err) {
+    const reason = shortReason(err);
+    if (/unsupported image format/i.test(reason)) return fail('not_an_image', 'Not an image that can be read.');
+    return fail('corrupt_image', `The image header could not be read (${reason}).`);
+  }
+  if (!PHOTO_FORMATS.has(meta.format)) return fail('not_an_image', `A ${meta.format.toUpperCase()} file, not a photo.`);
+  const width = meta.autoOrient?.width ?? meta.width;
+  const height = meta.pageHeight && meta.pageHeight < meta.height ? meta.pageHeight : (meta.autoOrient?.height ?? meta.height);
+  if (!(width > 0 && height > 0)) return fail('corrupt_image', 'The image header gives no size.');
+  if (width * height > maxPixels) return fail('too_many_pixels', `The image is ${width}x${height}, above the pixel limit.`);
+  try {
+    const { data, info } = await sharp(bytes, { failOn: 'error', limitInputPixels: maxPixels, pages: 1, page: 0 })
+      .rotate()
+      .resize({ width: maxSide, height: maxSide, fit: 'inside', withoutEnlargement: true })
+      .flatten({ background: ALPHA_BACKGROUND })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decode produced ${info.channels} channels, expected 3`);
+    const scale = Math.max(width, height) / Math.max(info.width, info.height);
+    return ok({ image: { data, width: info.width, height: info.height }, scale, original: { width, height } });
+  } catch (err) {
+    if (err instanceof Error && /decode produced/.test(err.message)) throw err;
+    return fail('corrupt_image', `The image could not be decoded (${shortReason(err)}).`);
+  }
+}
+
+function shortReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.split('\n')[0]!.trim().slice(0, 160);
+}
