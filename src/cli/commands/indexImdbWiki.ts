@@ -144,7 +144,7 @@ function printSummary(s: ImdbWikiBuildSummary): void {
   const sources = Object.entries(s.sources).map(([source, n]) => `${n} ${source.replace('_', ' ')}`).join(', ');
   say(
     `Indexed ${s.faces} faces of ${s.identities} people from ${s.planned} crops in ${s.seconds.toFixed(1)} s ` +
-      `(${s.rowsPerSecond.toFixed(1)} crops/s on ${s.workers} workers; face boxes: ${sources || 'none'}; model ${s.modelId}).`,
+      `(${s.rowsPerSecond.toFixed(1)} crops/s on ${s.workers} worker${s.workers === 1 ? '' : 's'}; face boxes: ${sources || 'none'}; model ${s.modelId}).`,
   );
   const reasons = Object.entries(s.skipped);
   if (reasons.length > 0) say(`Skipped ${reasons.reduce((a, [, n]) => a + n, 0)} crops: ${reasons.map(([why, n]) => `${n} ${why.replace(/_/g, ' ')}`).join(', ')}.`);
