@@ -45,6 +45,7 @@ export function registerIndexCommands(program: Command, config: Config): void {
         model: opts.model,
         descriptor: opts.descriptor,
         device: config.device,
+        workers: opts.workers,
         onProgress: ({ done, total, faces }) => {
           if (!started) bar.start(total, 0, { faces: 0 });
           started = true;
@@ -52,6 +53,7 @@ export function registerIndexCommands(program: Command, config: Config): void {
         },
       });
       if (started) bar.stop();
+      if (opts.notify) process.stderr.write('\x07');
       if (!built.ok) {
         say(`lookalike: ${built.error.message}`);
         process.exitCode = 1;
