@@ -10,6 +10,8 @@ export interface ModelLoadOptions {
   device: Device;
   /** Model-specific variant, e.g. VGG-Face's descriptor layer ('4096' or '2622'). */
   descriptor?: string;
+  /** ONNX Runtime threads per inference; default one per core (worker pools ask for 1 each). */
+  intraOpThreads?: number;
 }
 
 type Loader = (opts: ModelLoadOptions) => Promise<FaceEmbedder>;

@@ -19,8 +19,7 @@ type Prepared = { key: number; face: PreparedFace } | { key: number; code: Failu
 let model: FaceEmbedder | undefined;
 
 async function start(): Promise<void> {
-  // intraOpThreads travels through the registry to the model's own load options.
-  const options: ModelLoadOptions & { intraOpThreads: number } = {
+  const options: ModelLoadOptions = {
     modelsDir: init.modelsDir,
     device: init.device,
     descriptor: init.descriptor,
