@@ -11,7 +11,9 @@ export interface HnswParams {
   efSearch: number;
 }
 
-export const defaultHnswParams: HnswParams = { m: 16, efConstruction: 200, efSearch: 64 };
+// efSearch 256: at 460,000 vectors (IMDB scale) recall@1 was 0.785 at 64 and 0.990 at 256, still 94x
+// faster than exact search (2.5 ms a query; bench/hnsw.ts).
+export const defaultHnswParams: HnswParams = { m: 16, efConstruction: 200, efSearch: 256 };
 
 export interface Neighbour {
   label: number;
