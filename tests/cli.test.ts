@@ -1,39 +1,17 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Gallery } from '../src/core/gallery.ts';
 import { decodeImage } from '../src/core/decode.ts';
 import { readFileSync } from 'node:fs';
 import { writeBadInputs } from './support/badInputs.ts';
-import { peopleDir, repoRoot, scenesDir } from './support/paths.ts';
+import { lookalike } from './support/cli.ts';
+import { peopleDir, scenesDir } from './support/paths.ts';
 
 // The command line the way a user runs it: the built bin, a child process, real files.
 
-const run = promisify(execFile);
-const bin = path.join(repoRoot, 'bin', 'lookalike.js');
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function lookalike(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], {
-      env: { ...process.env, LOOKALIKE_DEVICE: 'cpu', LOG_LEVEL: 'warn', ...env },
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 // A gallery of four people with one photo of each held back, linked (not copied) from the shared folder.
 const people = ['Barack_Obama', 'Joe_Biden', 'Angelina_Jolie', 'Simon_Helberg'];

@@ -122,7 +122,7 @@ test('a missing, corrupt or unlisted model is refused with ModelLoadError naming
 
     // Same size, one byte changed: only the hash can tell.
     const bytes = await readFile(converted.file);
-    bytes[bytes.length - 100] ^= 0xff;
+    bytes[bytes.length - 100] = bytes[bytes.length - 100]! ^ 0xff;
     await writeFile(path.join(broken, MODEL_FILE), bytes);
     await assert.rejects(load({ modelsDir: broken, device: 'cpu' }), (err: Error) => err instanceof ModelLoadError && /SHA-256/.test(err.message) && /convert-default/.test(err.message));
 

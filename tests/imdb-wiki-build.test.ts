@@ -16,34 +16,19 @@ import { downloadDataset } from '../src/jobs/imdbWiki/download.ts';
 import { faceInCrop } from '../src/jobs/imdbWiki/faceLocation.ts';
 import { FacePool } from '../src/jobs/pool/facePool.ts';
 import { writeBadInputs } from './support/badInputs.ts';
+import { lookalike, lookalikeBin } from './support/cli.ts';
 import { config } from './support/engine.ts';
 import { writeImdbWikiTree, type TreeEntry } from './support/imdbWikiTree.ts';
 import { writeImdbWikiMat, writeMatFile, mat } from './support/matWriter.ts';
-import { peopleDir, repoRoot, scenesDir } from './support/paths.ts';
+import { peopleDir, scenesDir } from './support/paths.ts';
 
 // The IMDB-WIKI index build end to end: crop folders in the dataset's layout (NN/<file>.jpg symlinked
 // to the shared photos) with .mat files written here, built by the job and by the CLI, queried with
 // other photos of the same people.
 
 const run = promisify(execFile);
-const bin = path.join(repoRoot, 'bin', 'lookalike.js');
 const env = { ...process.env, LOOKALIKE_DEVICE: 'cpu', LOG_LEVEL: 'warn' };
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function lookalike(args: string[]): Promise<Ran> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { env, maxBuffer: 16 * 1024 * 1024 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 const person = (folder: string) => folder.replace(/_/g, ' ');
 const photo = (folder: string, file: string) => path.join(peopleDir, folder, file);
@@ -231,7 +216,7 @@ test('a build stopped by Ctrl-C, then killed with SIGKILL mid-write, resumes wit
   const entries = Object.entries(bbt).flatMap(([f, stem]) => [1, 2, 3, 4, 5].map((k) => ({ person: f, file: `faceapi_bbt__${stem}${k}.png` })));
   const tree = await writeImdbWikiTree(path.join(work, 'resume_crop'), entries, 'wiki');
   const data = path.join(work, 'resume-data');
-  const args = [bin, 'index', 'build', '--wiki', tree.root, '--workers', '1', '--batch-size', '4', '--data', data];
+  const args = [lookalikeBin, 'index', 'build', '--wiki', tree.root, '--workers', '1', '--batch-size', '4', '--data', data];
   const records = path.join(checkpointDir(data), 'records.bin');
 
   /** Starts a build and sends `signal` once the checkpoint has grown past `bytes`. */

@@ -1,11 +1,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Gallery } from '../src/core/gallery.ts';
 import { toNchwBatch } from '../src/core/models/faceRecognitionNet.ts';
 import { readModelsManifest } from '../src/core/models/manifest.ts';
@@ -17,7 +15,8 @@ import { KerasWeightsError } from '../src/jobs/kerasWeights.ts';
 import { writeModelFile } from '../src/jobs/onnx/modelFile.ts';
 import { decodeModel, encodeModel, encodeModelChunks } from '../src/jobs/onnx/proto.ts';
 import { buildVggFaceGraph, VGG_FACE_WIDTHS, type VggWidths } from '../src/jobs/vggFaceGraph.ts';
-import { peopleDir, repoRoot } from './support/paths.ts';
+import { lookalike } from './support/cli.ts';
+import { peopleDir } from './support/paths.ts';
 import {
   randomCrops,
   randomKerasWeights,
@@ -32,7 +31,6 @@ import {
 // and Keras 1 write them, converted by the job and checked against a plain-loop reference forward
 // pass. The full-size graph is built in memory with random weights for its shapes.
 
-const run = promisify(execFile);
 
 // Distinct widths everywhere, so that a swapped axis or a transposed kernel cannot go unnoticed.
 const WIDTHS_A: VggWidths = { blocks: [4, 6, 8, 10, 12], fc6: 24, fc7: 20, fc8: 13 };
@@ -250,24 +248,6 @@ test('a wrongly shaped kernel is refused, naming the layer and both shapes', asy
 
 // ---- the command line, end to end -------------------------------------------------------------
 
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function lookalike(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [path.join(repoRoot, 'bin', 'lookalike.js'), ...args], {
-      env: { ...process.env, LOOKALIKE_DEVICE: 'cpu', LOG_LEVEL: 'warn', ...env },
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 test('cli: convert-vggface refuses a non-HDF5 file and a file that is not full-size VGG-Face in one line each', async () => {
   const env = { LOOKALIKE_MODELS_DIR: path.join(work, 'cli-models') };

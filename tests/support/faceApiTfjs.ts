@@ -26,7 +26,8 @@ export function loadFaceApiReference(): Promise<FaceApiReference> {
     const wasm = require('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(prefix: string): void };
     const wasmDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
     wasm.setWasmPaths(`${wasmDir}${path.sep}`);
-    const { tf } = faceapi;
+    // face-api's bundled type declarations leave out parts of the tfjs API it re-exports at run time.
+    const tf = faceapi.tf as FaceApi['tf'] & { setBackend(name: string): Promise<boolean>; ready(): Promise<void>; getBackend(): string };
     if (!(await tf.setBackend('wasm'))) throw new Error('tfjs wasm backend failed to initialise');
     await tf.ready();
     const modelDir = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
