@@ -11,6 +11,8 @@ export interface Config {
   logLevel: string;
   /** Where generated model files live (models/ in the checkout unless overridden). */
   modelsDir: string;
+  /** DATABASE_URL: undefined for the embedded SQLite file; checked by the store when it opens. */
+  databaseUrl: string | undefined;
 }
 
 const projectRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
@@ -25,6 +27,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     device,
     logLevel: env.LOG_LEVEL ?? 'info',
     modelsDir: path.resolve(env.LOOKALIKE_MODELS_DIR ?? path.join(projectRoot, 'models')),
+    databaseUrl: env.DATABASE_URL?.trim() || undefined,
   });
 }
 

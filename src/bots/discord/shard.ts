@@ -19,7 +19,7 @@ try {
     dataDir: dataDirArg(process.argv.slice(2), config.dataDir),
     modelsDir: config.modelsDir,
     device: config.device,
-    ...(process.env.DATABASE_URL ? { databaseUrl: process.env.DATABASE_URL } : {}),
+    ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
     settings: discordSettingsFromEnv(),
   });
 } catch (err) {

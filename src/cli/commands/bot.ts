@@ -32,7 +32,7 @@ export function registerBotCommand(program: Command, config: Config): void {
         dataDir: path.resolve(dataDirOf(command)),
         modelsDir: config.modelsDir,
         device: config.device,
-        ...(process.env.DATABASE_URL?.trim() ? { databaseUrl: process.env.DATABASE_URL.trim() } : {}),
+        ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
       };
       switch (platform?.toLowerCase()) {
         case 'telegram':
