@@ -11,7 +11,9 @@ import { Gallery, type GalleryHit } from './gallery.ts';
 import type { FaceEmbedder } from './models/embedder.ts';
 import { loadModel } from './models/registry.ts';
 import { fail, ok, type Failure, type Result } from './result.ts';
-import type { RgbImage } from './types.ts';
+import type { Box, RgbImage } from './types.ts';
+import { matchVideoStream } from './video/matchVideo.ts';
+import type { VideoEvent, VideoInput, VideoMatchOptions } from './video/types.ts';
 
 const log = logger('engine');
 
@@ -69,17 +71,33 @@ class Engine implements LookalikeEngine {
       source: face.source,
       matches: hits.map(({ name, similarity, image, box }) => ({ name, similarity, image, box })),
     }));
-    const composite = opts.composite === false ? null : await this.compose(image, searched);
+    const composite = opts.composite === false ? null : await this.compose(searched.map(({ face, hits }) => ({ image, box: face.box, hits })));
     return ok({ faces: results, composite, modelId: this.model.id });
   }
 
-  private async compose(image: RgbImage, searched: { face: DescribedFace; hits: GalleryHit[] }[]): Promise<Buffer> {
+  /** Streams a video's frames through the same detect, describe, search and reply picture as a photo. */
+  matchVideo(input: VideoInput, opts: VideoMatchOptions = {}): AsyncIterable<VideoEvent> {
+    return matchVideoStream(
+      input,
+      {
+        modelId: this.model.id,
+        similarityFloor: this.model.similarityFloor,
+        describe: (image: RgbImage, maxFaces: number): Promise<DescribedFace[]> => describeFaces(image, this.model, maxFaces),
+        search: (descriptor: Float32Array, top: number) => this.gallery.search(descriptor, top, { floor: this.model.similarityFloor }),
+        compose: (rows) => this.compose(rows),
+      },
+      opts,
+    );
+  }
+
+  /** One row per face: its picture (a photo, or a video's frame), its box there and its hits. */
+  private async compose(faces: { image: RgbImage; box: Box; hits: GalleryHit[] }[]): Promise<Buffer> {
     const rows: ComposeRow[] = [];
-    for (const { face, hits } of searched) {
+    for (const { image, box, hits } of faces) {
       const [best, ...rest] = hits;
       if (!best) continue;
       rows.push({
-        userFace: await cropForDisplay(image, face.box, USER_FACE_SIZE),
+        userFace: await cropForDisplay(image, box, USER_FACE_SIZE),
         best: await this.composeMatch(best),
         runnersUp: await Promise.all(rest.slice(0, 4).map((hit) => this.composeMatch(hit))),
       });

@@ -1,5 +1,6 @@
 import type { Box, DetectedFace } from './types.ts';
 import type { Result } from './result.ts';
+import type { VideoEvent, VideoInput, VideoMatchOptions } from './video/types.ts';
 
 // What the engine gives the CLI and the bots. Plain data only.
 
@@ -46,5 +47,11 @@ export interface LookalikeEngine {
   /** Number of faces in the gallery index. */
   readonly gallerySize: number;
   match(bytes: Uint8Array, opts?: MatchOptions): Promise<Result<MatchReport>>;
+  /**
+   * Matches the faces of a video as its bytes arrive: an 'update' event per processed frame, then
+   * exactly one 'result' event (a typed failure, or each track's sharpest frame and the reply picture).
+   * Optional so that photo-only test doubles still type-check; the real engine always has it.
+   */
+  matchVideo?(input: VideoInput, opts?: VideoMatchOptions): AsyncIterable<VideoEvent>;
   close(): Promise<void>;
 }

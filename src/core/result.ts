@@ -13,7 +13,11 @@ export type FailureCode =
   | 'empty_index'
   | 'model_mismatch'
   | 'unknown_model'
-  | 'unknown_celebrity';
+  | 'unknown_celebrity'
+  | 'not_a_video'
+  | 'no_video_stream'
+  | 'video_too_long'
+  | 'corrupt_video';
 
 export interface Failure {
   code: FailureCode;

@@ -40,6 +40,14 @@ export function replyText(code: ReplyCode, details: ReplyDetails = {}): string {
       return "Videos and GIFs aren't supported yet. Send a still photo (JPEG, PNG or WebP) for now.";
     case 'corrupt_image':
       return 'That picture seems to be damaged. Could you send it again?';
+    case 'not_a_video':
+      return "That file isn't a video I can read. Send an MP4, a video note or a GIF.";
+    case 'no_video_stream':
+      return 'That file has no picture in it, only sound. Send a video with your face in it.';
+    case 'video_too_long':
+      return "That video is too long for me. Send one of a minute or less.";
+    case 'corrupt_video':
+      return 'That video seems to be damaged or cut short. Could you send it again?';
     case 'empty_file':
       return 'That file is empty. Send a photo instead.';
     case 'file_too_large':
