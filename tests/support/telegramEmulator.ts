@@ -46,7 +46,30 @@ export interface Message {
   caption_entities?: MessageEntity[];
   photo?: PhotoSize[];
   document?: Document;
+  video?: VideoFile;
+  video_note?: VideoNoteFile;
+  animation?: VideoFile;
   reply_to_message?: Message;
+}
+
+/** Video, animation and video note fields as the Bot API sends them (durations in seconds). */
+export interface VideoFile {
+  file_id: string;
+  file_unique_id: string;
+  width: number;
+  height: number;
+  duration: number;
+  mime_type?: string;
+  file_name?: string;
+  file_size?: number;
+}
+
+export interface VideoNoteFile {
+  file_id: string;
+  file_unique_id: string;
+  length: number;
+  duration: number;
+  file_size?: number;
 }
 
 export interface Update {
@@ -256,6 +279,42 @@ export class TelegramEmulator {
       file_size: stored.bytes.length,
     };
     return this.userMessage(from, chat, { document, ...this.captionFields(opts.caption) }, opts.replyTo);
+  }
+
+  /** A round video note, as recorded in the app: stored as sent (Telegram keeps it as MP4). */
+  sendVideoNote(from: User, chat: Chat, bytes: Uint8Array, opts: { duration: number; length?: number; replyTo?: Message }): Message {
+    const stored = this.storeFile(Buffer.from(bytes), 'video_notes', 'mp4');
+    const video_note: VideoNoteFile = {
+      file_id: stored.fileId,
+      file_unique_id: stored.fileUniqueId,
+      length: opts.length ?? 384,
+      duration: opts.duration,
+      file_size: stored.bytes.length,
+    };
+    return this.userMessage(from, chat, { video_note }, opts.replyTo);
+  }
+
+  /** A video (or, with animation: true, a GIF-like animation, which Telegram also lists as a document). */
+  sendVideo(
+    from: User,
+    chat: Chat,
+    bytes: Uint8Array,
+    opts: { duration: number; width?: number; height?: number; caption?: string; animation?: boolean; replyTo?: Message },
+  ): Message {
+    const stored = this.storeFile(Buffer.from(bytes), opts.animation ? 'animations' : 'videos', 'mp4');
+    const file: VideoFile = {
+      file_id: stored.fileId,
+      file_unique_id: stored.fileUniqueId,
+      width: opts.width ?? 640,
+      height: opts.height ?? 360,
+      duration: opts.duration,
+      mime_type: 'video/mp4',
+      file_size: stored.bytes.length,
+    };
+    const fields = opts.animation
+      ? { animation: file, document: { file_id: file.file_id, file_unique_id: file.file_unique_id, file_name: 'animation.mp4', mime_type: 'video/mp4', file_size: file.file_size } }
+      : { video: file };
+    return this.userMessage(from, chat, { ...fields, ...this.captionFields(opts.caption) }, opts.replyTo);
   }
 
   /** Queues any update the helpers above do not build (update_id is assigned here). */

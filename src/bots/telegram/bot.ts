@@ -12,6 +12,7 @@ import { leaderboardFeature } from './features/leaderboard.ts';
 import { lookalikeFeature } from './features/lookalike.ts';
 import { privateHintsFeature } from './features/privateHints.ts';
 import { startFeature } from './features/start.ts';
+import { videoFeature } from './features/video.ts';
 import { retryOnFlood, type FloodRetryOptions } from './floodRetry.ts';
 import { replyToMessage } from './respond.ts';
 
@@ -84,6 +85,8 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   telegraf.use(leaderboardFeature(deps));
   telegraf.use(hideFeature(deps));
   telegraf.use(forgetFeature(deps));
+  // Before the photo feature: an animation also arrives as a document.
+  telegraf.use(videoFeature(deps));
   telegraf.use(lookalikeFeature(deps));
   telegraf.use(privateHintsFeature());
 

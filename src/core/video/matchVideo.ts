@@ -1,4 +1,4 @@
-import type { Match } from '../engineTypes.ts';
+import type { FaceResult, Match } from '../engineTypes.ts';
 import type { DescribedFace } from '../faces.ts';
 import type { GalleryHit } from '../gallery.ts';
 import { fail, ok, type Result } from '../result.ts';
@@ -87,11 +87,12 @@ export async function* matchVideoStream(input: VideoInput, deps: VideoMatchDeps,
     sharpestAt: track.sharpestAt,
   }));
   // Faces seen in a single frame are mostly detector noise; draw them only when nothing else was seen.
-  const drawn = ranked.filter((t, i) => i === 0 || t.frames > 1).slice(0, o.maxCompositeRows);
+  const drawn = ranked.filter((t, i) => (i === 0 || t.frames > 1) && searchTrack(t).length > 0).slice(0, o.maxCompositeRows);
+  const faces: FaceResult[] = drawn.map((t) => ({ box: t.sharpestBox, source: 'cascade', matches: searchTrack(t).map(toMatch) }));
   const composite =
-    opts.composite === false
+    opts.composite === false || drawn.length === 0
       ? null
-      : await deps.compose(drawn.map((t) => ({ image: t.sharpestFrame!, box: t.sharpestBox, hits: searchTrack(t) })).filter((r) => r.hits.length > 0));
+      : await deps.compose(drawn.map((t) => ({ image: t.sharpestFrame!, box: t.sharpestBox, hits: searchTrack(t) })));
   const report: VideoReport = {
     tracks,
     framesDecoded: decodedEnd.value.frames,
@@ -99,6 +100,7 @@ export async function* matchVideoStream(input: VideoInput, deps: VideoMatchDeps,
     elapsedMs: performance.now() - started,
     durationSec: decodedEnd.value.durationSec ?? decodedEnd.value.frames / o.fps,
     spooled: decodedEnd.value.spooled,
+    faces,
     composite,
     modelId: deps.modelId,
   };

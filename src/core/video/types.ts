@@ -1,4 +1,4 @@
-import type { Match } from '../engineTypes.ts';
+import type { FaceResult, Match } from '../engineTypes.ts';
 import type { Result } from '../result.ts';
 import type { Box, RgbImage } from '../types.ts';
 
@@ -63,6 +63,8 @@ export interface VideoReport {
   durationSec: number;
   /** True when the input had to be written to a temporary file first (MP4 with its index at the end). */
   spooled: boolean;
+  /** The tracks drawn in the reply picture, in its row order, shaped like a photo's faces (so a video's report reads like a photo's). */
+  faces: FaceResult[];
   composite: Buffer | null;
   modelId: string;
 }

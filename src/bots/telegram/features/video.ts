@@ -1,0 +1,190 @@
+import { createReadStream } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Composer, TelegramError, type Context, type Telegram } from 'telegraf';
+import { message } from 'telegraf/filters';
+import { fail, ok, type Result } from '../../../core/result.ts';
+import type { VideoInput, VideoReport, VideoUpdate } from '../../../core/video/types.ts';
+import { bestMatch, celebrityName, htmlMarkup, matchCaption, percent } from '../../shared/format.ts';
+import { DownloadError } from '../../shared/download.ts';
+import type { Admission } from '../../shared/limits.ts';
+import { isOperatorFailure, replyText, reportInternalError, type ReplyCode } from '../../shared/replies.ts';
+import { asksForLookalike } from '../addressing.ts';
+import { CAPTION_LIMIT, PLATFORM, type TelegramBotDeps } from '../deps.ts';
+import { displayNameOf, replyParameters, sendReply } from '../respond.ts';
+
+// Live matching of video notes, videos and animations: "Watching..." at once, that message edited with
+// the best match so far while the video streams through the engine, then the reply picture. In a group
+// a video counts only when its caption asks (/lookalike or a mention); video notes have no caption,
+// so in groups they are left alone.
+
+/** Telegram video notes last at most a minute; longer videos are refused before download. */
+export const MAX_VIDEO_SECONDS = 60;
+/** At most one progress edit per chat this often (Telegram allows about one message a second per chat). */
+export const EDIT_INTERVAL_MS = 1500;
+
+interface VideoRequest {
+  telegram: Telegram;
+  chat: { id: number; type: string };
+  from: { id: number; is_bot: boolean; first_name: string; last_name?: string; username?: string };
+  replyTo: number;
+  fileId: string;
+  size?: number;
+  duration?: number;
+}
+
+interface VideoFields {
+  video?: { file_id: string; duration: number; file_size?: number };
+  video_note?: { file_id: string; duration: number; file_size?: number };
+  animation?: { file_id: string; duration: number; file_size?: number };
+}
+
+function pickVideo(msg: VideoFields): { fileId: string; size?: number; duration: number } | undefined {
+  const v = msg.video_note ?? msg.video ?? msg.animation;
+  if (!v) return undefined;
+  return { fileId: v.file_id, duration: v.duration, ...(v.file_size !== undefined ? { size: v.file_size } : {}) };
+}
+
+/** Per chat: when the last progress edit went out. Shared by every video of the chat. */
+const lastEditAt = new Map<number, number>();
+
+export function videoFeature(deps: TelegramBotDeps): Composer<Context> {
+  const composer = new Composer<Context>();
+  composer.on([message('video_note'), message('video'), message('animation')], async (ctx, next) => {
+    const bot = { id: ctx.botInfo.id, username: ctx.botInfo.username };
+    if (ctx.chat.type !== 'private' && !('caption' in ctx.message && asksForLookalike(ctx.message, bot))) return next();
+    const video = pickVideo(ctx.message as VideoFields);
+    if (!video) return next();
+    await accept(deps, { telegram: ctx.telegram, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, ...video });
+  });
+  return composer;
+}
+
+async function accept(deps: TelegramBotDeps, req: VideoRequest): Promise<void> {
+  const refuse = (code: ReplyCode, retryAfterSec?: number) =>
+    sendReply(req.telegram, req.chat.id, req.replyTo, replyText(code, { maxFileBytes: deps.maxFileBytes ?? MAX_DOWNLOAD, ...(retryAfterSec ? { retryAfterSec } : {}) }));
+  if (req.duration !== undefined && req.duration > MAX_VIDEO_SECONDS) return refuse('video_too_long');
+  if (req.size === 0) return refuse('empty_file');
+  if (req.size !== undefined && req.size > maxBytes(deps)) return refuse('file_too_large');
+  const admission = deps.limits.acquire(`${PLATFORM}:${req.from.id}`);
+  if (admission.status === 'rate_limited') return refuse('rate_limited', admission.retryAfterSec);
+  if (admission.status === 'busy') return refuse('busy');
+  const watching = await req.telegram.sendMessage(req.chat.id, 'Watching...', { reply_parameters: replyParameters(req.replyTo) });
+  deps.jobs.track(answer(deps, req, watching.message_id, admission));
+}
+
+const MAX_DOWNLOAD = 20 * 1024 * 1024;
+function maxBytes(deps: TelegramBotDeps): number {
+  return Math.min(deps.maxFileBytes ?? MAX_DOWNLOAD, MAX_DOWNLOAD);
+}
+
+/** The file's bytes as they arrive from the Bot API (or from disk, for a self-hosted server in --local mode). */
+async function openDownload(telegram: Telegram, fileId: string, signal: AbortSignal): Promise<Result<VideoInput>> {
+  let link: URL;
+  try {
+    link = await telegram.getFileLink(fileId);
+  } catch (err) {
+    if (err instanceof TelegramError && err.code === 400 && /file is too big/i.test(err.description)) return fail('file_too_large', 'too big for the Bot API');
+    throw err;
+  }
+  if (link.protocol === 'file:') return ok(createReadStream(fileURLToPath(link)) as AsyncIterable<Buffer>);
+  const res = await fetch(link, { signal });
+  if (!res.ok || !res.body) {
+    await res.body?.cancel();
+    throw new DownloadError(res.status);
+  }
+  return ok(res.body as unknown as AsyncIterable<Uint8Array>);
+}
+
+function progressText(update: VideoUpdate): string {
+  const best = update.tracks[0]?.matches[0];
+  const seen = `${update.framesProcessed} frame${update.framesProcessed === 1 ? '' : 's'} watched`;
+  return best ? `Watching... ${seen}. So far you look like ${celebrityName(best.name)} (${percent(best.similarity)}).` : `Watching... ${seen}, no face yet.`;
+}
+
+async function answer(deps: TelegramBotDeps, req: VideoRequest, watchingId: number, admission: Extract<Admission, { status: 'ok' }>): Promise<void> {
+  const context = { chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo, video: true };
+  const engine = deps.engine;
+  let editing: Promise<void> | null = null;
+  let lastText = 'Watching...';
+  const edit = (text: string): Promise<void> => {
+    if (text === lastText) return Promise.resolve();
+    lastText = text;
+    lastEditAt.set(req.chat.id, Date.now());
+    // The flood retry wrapper waits out a 429's retry_after; no other edit starts meanwhile.
+    return req.telegram.editMessageText(req.chat.id, watchingId, undefined, text).then(
+      () => undefined,
+      (err: unknown) => deps.log.warn({ ...context, err }, 'progress edit failed'),
+    );
+  };
+  try {
+    if (!engine.matchVideo) throw new Error('this engine cannot match videos');
+    const outcome = await admission.run(async (signal): Promise<Result<VideoReport>> => {
+      const input = await openDownload(req.telegram, req.fileId, signal);
+      if (!input.ok) return input;
+      for await (const event of engine.matchVideo!(input.value, { maxBytes: maxBytes(deps), maxSeconds: MAX_VIDEO_SECONDS, top: deps.runnersUp + 1 })) {
+        if (event.kind === 'result') return event.result;
+        if (signal.aborted) return fail('corrupt_video', 'timed out');
+        const due = Date.now() - (lastEditAt.get(req.chat.id) ?? 0) >= EDIT_INTERVAL_MS;
+        if (due && !editing) {
+          editing = edit(progressText(event.update)).finally(() => {
+            editing = null;
+          });
+        }
+      }
+      throw new Error('video match ended without a result');
+    });
+    await editing;
+    if (outcome.status === 'timeout') {
+      deps.log.warn(context, 'video request timed out');
+      await edit(replyText('timeout'));
+      return;
+    }
+    const result = outcome.value;
+    if (!result.ok) {
+      if (isOperatorFailure(result.error.code)) deps.log.error({ ...context, failure: result.error }, 'engine cannot answer');
+      await edit(replyText(result.error.code, { maxFileBytes: maxBytes(deps) }));
+      return;
+    }
+    const report = result.value;
+    const best = bestMatch(report);
+    if (!report.composite || !best) {
+      await edit(replyText('no_face'));
+      return;
+    }
+    await edit(`Done: ${report.framesProcessed} frames watched. You look most like ${celebrityName(best.name)} (${percent(best.similarity)}).`);
+    const caption = matchCaption(report, { markup: htmlMarkup, maxLength: CAPTION_LIMIT, runnersUp: deps.runnersUp });
+    await req.telegram.sendPhoto(
+      req.chat.id,
+      { source: report.composite, filename: 'lookalike.jpg' },
+      {
+        caption,
+        parse_mode: 'HTML',
+        // telegraf 4.16 drops object-valued fields in a multipart upload; the Bot API takes JSON strings.
+        reply_parameters: JSON.stringify(replyParameters(req.replyTo)) as unknown as ReturnType<typeof replyParameters>,
+      },
+    );
+    await record(deps, req, celebrityName(best.name), best.similarity);
+  } catch (err) {
+    await editing;
+    const text = reportInternalError(deps.log, err, context);
+    await edit(text);
+  }
+}
+
+// As for photos: group results feed the group's leaderboard; private chats keep nothing.
+async function record(deps: TelegramBotDeps, req: VideoRequest, celebrity: string, similarity: number): Promise<void> {
+  if (req.chat.type !== 'group' && req.chat.type !== 'supergroup') return;
+  if (req.from.is_bot) return;
+  try {
+    await deps.store.recordResult({
+      platform: PLATFORM,
+      chatId: String(req.chat.id),
+      userId: String(req.from.id),
+      displayName: displayNameOf(req.from),
+      celebrity,
+      similarity: Math.min(100, Math.max(0, similarity)),
+    });
+  } catch (err) {
+    reportInternalError(deps.log, err, { chatId: req.chat.id, userId: req.from.id, what: 'recordResult' });
+  }
+}

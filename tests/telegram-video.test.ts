@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { openEngine } from '../src/core/engine.ts';
+import type { LookalikeEngine } from '../src/core/engineTypes.ts';
+import { buildPeopleIndex, config } from './support/engine.ts';
+import { videosDir } from './support/paths.ts';
+import { answerTo, withHarness } from './support/telegramHarness.ts';
+
+// Video notes and videos through the real bot, the emulator and the real engine: "Watching...", edits
+// with the best match so far, then the reply picture.
+
+const PEOPLE = new Set(['Lin_Manuel_Miranda', 'Alex_Lacamoire', 'Barack_Obama', 'Kevin_Sussman', 'Jim_Parsons', 'Kaley_Cuoco']);
+const work = mkdtempSync(path.join(tmpdir(), 'lookalike-tg-video-'));
+let engine: LookalikeEngine;
+let dataDir: string;
+let videoNote: Buffer;
+
+before(async () => {
+  dataDir = (await buildPeopleIndex((file) => !PEOPLE.has(path.basename(path.dirname(file))))).dataDir;
+  engine = await openEngine({ dataDir, modelsDir: config.modelsDir, device: 'cpu' });
+  // A round video note is square: the part of the clip where Lin-Manuel is on stage, cropped.
+  const note = path.join(work, 'note.mp4');
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-ss', '3', '-t', '4', '-i', path.join(videosDir, 'hamilton_clip.mp4'),
+    '-vf', 'crop=360:360:80:0', '-an', '-c:v', 'libx264', '-preset', 'ultrafast', '-movflags', '+faststart', note]);
+  videoNote = readFileSync(note);
+});
+
+after(async () => {
+  await engine?.close();
+  rmSync(work, { recursive: true, force: true });
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('video notes and videos on Telegram', () => {
+  test('a video note gets "Watching...", progress edits, then the reply picture naming Lin-Manuel Miranda', () =>
+    withHarness({ engine }, async ({ emu }) => {
+      const user = emu.createUser({ firstName: 'Ana' });
+      const chat = emu.privateChat(user);
+      const sent = emu.sendVideoNote(user, chat, videoNote, { duration: 4, length: 360 });
+      const watching = await answerTo(emu, sent);
+      assert.equal(watching.method, 'sendMessage');
+      assert.equal(watching.text, 'Watching...');
+      const watchingId = (watching.result as { message_id: number }).message_id;
+      const photo = await emu.waitFor((c) => c.ok && c.method === 'sendPhoto' && c.replyToMessageId === sent.message_id, { timeoutMs: 60_000 });
+      assert.ok(photo.media && photo.media[0] === 0xff && photo.media[1] === 0xd8, 'the reply picture is a JPEG');
+      // The main track comes first, whether alone or with other faces seen in the video.
+      assert.match(photo.text ?? '', /^(You look like|\d+ faces, largest first:\n1\.) Lin Manuel Miranda/);
+      const edits = emu.calls.filter((c) => c.ok && c.method === 'editMessageText' && (c.params.message_id === watchingId || Number(c.params.message_id) === watchingId));
+      assert.ok(edits.some((e) => /^Watching\.\.\. \d+ frames? watched/.test(e.text ?? '')), 'a progress edit while watching');
+      assert.match(edits.at(-1)!.text ?? '', /^Done: \d+ frames watched\. You look most like Lin Manuel Miranda/);
+    }));
+
+  test('a video over a minute, or over the download limit, is refused politely without watching', () =>
+    withHarness({ engine, maxFileBytes: 100_000 }, async ({ emu }) => {
+      const user = emu.createUser({ firstName: 'Ben' });
+      const chat = emu.privateChat(user);
+      const long = emu.sendVideo(user, chat, videoNote.subarray(0, 1000), { duration: 75 });
+      assert.match((await answerTo(emu, long)).text ?? '', /too long.*a minute or less/);
+      const big = emu.sendVideo(user, chat, readFileSync(path.join(videosDir, 'hamilton_clip.mp4')), { duration: 10 });
+      assert.match((await answerTo(emu, big)).text ?? '', /over 0\.1 MB|over 97\.7 KB|over .* MB/);
+      assert.equal(emu.calls.filter((c) => c.method === 'editMessageText').length, 0);
+    }));
+});
