@@ -9,7 +9,7 @@ export type PhotoSource =
 
 export type AttachmentVerdict =
   | { kind: 'image'; source: PhotoSource }
-  | { kind: 'video' }
+  | { kind: 'video'; source: PhotoSource & { kind: 'attachment' } }
   | { kind: 'unsupported' }
   | { kind: 'too_large' }
   | { kind: 'empty' };
@@ -17,12 +17,16 @@ export type AttachmentVerdict =
 const IMAGE_EXTENSIONS = /\.(jpe?g|png|webp|heic|heif|avif|tiff?|bmp)$/i;
 const MOVING_EXTENSIONS = /\.(gif|mp4|m4v|mov|webm|mkv|avi|apng)$/i;
 
-/** Sorts an attachment into image, video/GIF (not yet supported), or something else, by its declared type. */
+/** Sorts an attachment into image, video/GIF, or something else, by its declared type. */
 export function judgeAttachment(attachment: Pick<Attachment, 'contentType' | 'name' | 'size' | 'url'>, maxBytes: number): AttachmentVerdict {
   const type = (attachment.contentType ?? '').split(';')[0]!.trim().toLowerCase();
   const name = attachment.name ?? '';
   const moving = type.startsWith('video/') || type === 'image/gif' || type === 'image/apng' || (type === '' && MOVING_EXTENSIONS.test(name));
-  if (moving) return { kind: 'video' };
+  if (moving) {
+    if (attachment.size === 0) return { kind: 'empty' };
+    if (attachment.size > maxBytes) return { kind: 'too_large' };
+    return { kind: 'video', source: { kind: 'attachment', url: attachment.url, size: attachment.size } };
+  }
   // SVG is a drawing program, not a photo. An unlabelled file is judged by its name.
   const image = type.startsWith('image/') ? type !== 'image/svg+xml' : (type === '' || type === 'application/octet-stream') && IMAGE_EXTENSIONS.test(name);
   if (!image) return { kind: 'unsupported' };

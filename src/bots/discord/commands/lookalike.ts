@@ -3,6 +3,7 @@ import type { DiscordBotDeps } from '../deps.ts';
 import { avatarSource, judgeAttachment } from '../media.ts';
 import { refuseAttachment, requestLookalike } from '../photoRequest.ts';
 import { refuse } from '../respond.ts';
+import { requestVideoLookalike } from '../videoRequest.ts';
 import { discordReplyText } from '../texts.ts';
 
 // /lookalike image:<photo> matches a photo; /lookalike user:<member> that member's profile picture;
@@ -19,6 +20,7 @@ export async function execute(interaction: ChatInputCommandInteraction, deps: Di
   const attachment = interaction.options.getAttachment('image');
   if (attachment) {
     const verdict = judgeAttachment(attachment, deps.maxFileBytes);
+    if (verdict.kind === 'video' && deps.engine.matchVideo) return requestVideoLookalike(interaction, verdict.source, deps);
     if (verdict.kind !== 'image') {
       await refuseAttachment(interaction, verdict, deps);
       return;

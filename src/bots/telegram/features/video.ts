@@ -54,6 +54,10 @@ export function videoFeature(deps: TelegramBotDeps): Composer<Context> {
     if (ctx.chat.type !== 'private' && !('caption' in ctx.message && asksForLookalike(ctx.message, bot))) return next();
     const video = pickVideo(ctx.message as VideoFields);
     if (!video) return next();
+    if (!deps.engine.matchVideo) {
+      await sendReply(ctx.telegram, ctx.chat.id, ctx.message.message_id, replyText('video_not_supported'));
+      return;
+    }
     await accept(deps, { telegram: ctx.telegram, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, ...video });
   });
   return composer;

@@ -1,0 +1,132 @@
+import type { CommandInteraction } from 'discord.js';
+import { fail, type Result } from '../../core/result.ts';
+import type { VideoInput, VideoReport, VideoUpdate } from '../../core/video/types.ts';
+import { DownloadError } from '../shared/download.ts';
+import { bestMatch, celebrityName, percent } from '../shared/format.ts';
+import type { Admission } from '../shared/limits.ts';
+import { internalErrorText, isOperatorFailure, newErrorId } from '../shared/replies.ts';
+import { PLATFORM, type DiscordBotDeps } from './deps.ts';
+import type { PhotoSource } from './media.ts';
+import { displayNameOf, matchEmbed, refuse, REPLY_FILE_NAME } from './respond.ts';
+import { discordReplyText } from './texts.ts';
+
+// A video or GIF attached to /lookalike, matched live: the deferred reply becomes "Watching..." and is
+// edited with the best match so far (at most every EDIT_INTERVAL_MS per channel; discord.js waits out
+// any 429 itself), then the reply picture comes as a follow-up.
+
+export const MAX_VIDEO_SECONDS = 60;
+export const MAX_VIDEO_BYTES = 20 * 1024 * 1024;
+export const EDIT_INTERVAL_MS = 1500;
+
+const lastEditAt = new Map<string, number>();
+
+export async function requestVideoLookalike(interaction: CommandInteraction, source: PhotoSource & { kind: 'attachment' }, deps: DiscordBotDeps): Promise<void> {
+  const maxBytes = Math.min(deps.maxFileBytes, MAX_VIDEO_BYTES);
+  if (source.size > maxBytes) return refuse(interaction, discordReplyText('file_too_large', { maxFileBytes: maxBytes }));
+  const admission = deps.limits.acquire(`${PLATFORM}:${interaction.user.id}`);
+  if (admission.status === 'rate_limited') return refuse(interaction, discordReplyText('rate_limited', { retryAfterSec: admission.retryAfterSec }));
+  if (admission.status === 'busy') return refuse(interaction, discordReplyText('busy'));
+  try {
+    await interaction.deferReply();
+  } catch (err) {
+    deps.jobs.track(admission.run(async () => undefined).then(() => undefined));
+    deps.log.warn({ err, interactionId: interaction.id }, 'could not defer the reply; dropping the request');
+    return;
+  }
+  deps.jobs.track(answer(interaction, source, maxBytes, admission, deps));
+}
+
+function progressText(update: VideoUpdate): string {
+  const best = update.tracks[0]?.matches[0];
+  const seen = `${update.framesProcessed} frame${update.framesProcessed === 1 ? '' : 's'} watched`;
+  return best ? `Watching... ${seen}. So far you look like ${celebrityName(best.name)} (${percent(best.similarity)}).` : `Watching... ${seen}, no face yet.`;
+}
+
+async function openDownload(url: string, signal: AbortSignal): Promise<VideoInput> {
+  const res = await fetch(url, { signal });
+  if (!res.ok || !res.body) {
+    await res.body?.cancel();
+    throw new DownloadError(res.status);
+  }
+  return res.body as unknown as AsyncIterable<Uint8Array>;
+}
+
+async function answer(
+  interaction: CommandInteraction,
+  source: PhotoSource & { kind: 'attachment' },
+  maxBytes: number,
+  admission: Extract<Admission, { status: 'ok' }>,
+  deps: DiscordBotDeps,
+): Promise<void> {
+  const context = { interactionId: interaction.id, guildId: interaction.guildId, userId: interaction.user.id, source: 'video' };
+  const channel = interaction.channelId ?? interaction.id;
+  let editing: Promise<void> | null = null;
+  const edit = (content: string): Promise<void> => {
+    lastEditAt.set(channel, Date.now());
+    return interaction.editReply({ content }).then(
+      () => undefined,
+      (err: unknown) => deps.log.warn({ ...context, err }, 'progress edit failed'),
+    );
+  };
+  try {
+    await edit('Watching...');
+    const outcome = await admission.run(async (signal): Promise<Result<VideoReport> | 'download_failed'> => {
+      let input: VideoInput;
+      try {
+        input = await openDownload(source.url, signal);
+      } catch (err) {
+        if (err instanceof DownloadError) return 'download_failed';
+        throw err;
+      }
+      for await (const event of deps.engine.matchVideo!(input, { maxBytes, maxSeconds: MAX_VIDEO_SECONDS, top: deps.runnersUp + 1 })) {
+        if (event.kind === 'result') return event.result;
+        if (signal.aborted) return fail('corrupt_video', 'timed out');
+        if (!editing && Date.now() - (lastEditAt.get(channel) ?? 0) >= EDIT_INTERVAL_MS) {
+          editing = edit(progressText(event.update)).finally(() => {
+            editing = null;
+          });
+        }
+      }
+      throw new Error('video match ended without a result');
+    });
+    await editing;
+    if (outcome.status === 'timeout') return await refuse(interaction, discordReplyText('timeout'));
+    const result = outcome.value;
+    if (result === 'download_failed') return await refuse(interaction, discordReplyText('download_failed'));
+    if (!result.ok) {
+      if (isOperatorFailure(result.error.code)) deps.log.error({ ...context, failure: result.error }, 'engine cannot answer');
+      return await refuse(interaction, discordReplyText(result.error.code, { maxFileBytes: maxBytes }));
+    }
+    const report = result.value;
+    const best = bestMatch(report);
+    if (!report.composite || !best) return await refuse(interaction, discordReplyText('no_face'));
+    await edit(`Done: ${report.framesProcessed} frames watched. You look most like ${celebrityName(best.name)} (${percent(best.similarity)}).`);
+    await interaction.followUp({
+      embeds: [matchEmbed(report, { subject: 'You', runnersUp: deps.runnersUp })],
+      files: [{ attachment: report.composite, name: REPLY_FILE_NAME }],
+    });
+    await record(interaction, deps, celebrityName(best.name), best.similarity);
+  } catch (err) {
+    await editing;
+    const errorId = newErrorId();
+    deps.log.error({ err, errorId, ...context }, 'request failed');
+    await refuse(interaction, internalErrorText(errorId)).catch((sendErr: unknown) => deps.log.warn({ ...context, err: sendErr }, 'could not send the error reply'));
+  }
+}
+
+// As for photos: server results feed the server's leaderboard; direct messages keep nothing.
+async function record(interaction: CommandInteraction, deps: DiscordBotDeps, celebrity: string, similarity: number): Promise<void> {
+  if (!interaction.inGuild() || interaction.user.bot) return;
+  try {
+    await deps.store.recordResult({
+      platform: PLATFORM,
+      chatId: interaction.guildId,
+      userId: interaction.user.id,
+      displayName: displayNameOf(interaction),
+      celebrity,
+      similarity: Math.min(100, Math.max(0, similarity)),
+    });
+  } catch (err) {
+    deps.log.error({ err, guildId: interaction.guildId, userId: interaction.user.id }, 'could not record the result');
+  }
+}
