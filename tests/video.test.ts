@@ -8,6 +8,8 @@ import { tryOpenEngine } from '../src/core/engine.ts';
 import type { LookalikeEngine } from '../src/core/engineTypes.ts';
 import { lastResult } from '../src/core/video/matchVideo.ts';
 import { planInput } from '../src/core/video/mp4Layout.ts';
+import { laplacianVariance } from '../src/core/video/sharpness.ts';
+import { sharp } from '../src/core/runtime/sharp.ts';
 import type { VideoInput } from '../src/core/video/types.ts';
 import { buildPeopleIndex, config } from './support/engine.ts';
 import { videosDir } from './support/paths.ts';
@@ -66,6 +68,7 @@ describe('video matching', () => {
     const faststart = path.join(work, 'faststart.mp4');
     ffmpeg('-i', clip, '-c', 'copy', '-movflags', '+faststart', faststart);
     const bytes = readFileSync(faststart);
+    assert.equal(planInput(bytes.subarray(0, 4096), false), 'pipe');
     const chunks = 24;
     let written = 0;
     let lastChunkWritten = false;
@@ -114,4 +117,12 @@ describe('video matching', () => {
     const tooBig = await lastResult(matchVideo(full, { maxBytes: 100_000 }));
     assert.equal(tooBig.ok ? 'ok' : tooBig.error.code, 'file_too_large');
   });
+});
+
+test('sharpness: a blurred copy of a frame scores lower than the frame', async () => {
+  const raw = execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-ss', '6', '-i', clip, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
+  const frame = { data: raw, width: 640, height: 360 };
+  const blurred = { data: await sharp(raw, { raw: { width: 640, height: 360, channels: 3 } }).blur(3).raw().toBuffer(), width: 640, height: 360 };
+  const box = { x: 160, y: 20, width: 160, height: 160 };
+  assert.ok(laplacianVariance(frame, box) > 3 * laplacianVariance(blurred, box));
 });

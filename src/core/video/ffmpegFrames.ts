@@ -108,7 +108,10 @@ export async function* decodeFrames(input: VideoInput, opts: FrameDecodeOptions)
       out.write(prefix);
       while (!ended) {
         const next = await source.next();
-        if (next.done) break;
+        if (next.done) {
+          ended = true;
+          break;
+        }
         received += next.value.length;
         if (received > opts.maxBytes) {
           out.destroy();
@@ -150,6 +153,8 @@ export async function* decodeFrames(input: VideoInput, opts: FrameDecodeOptions)
     if (info.durationSec === null) {
       const d = DURATION.exec(stderr);
       if (d) info.durationSec = Number(d[1]) * 3600 + Number(d[2]) * 60 + Number(d[3]);
+      // Known too long from the container's header: no need to decode any of it.
+      if (info.durationSec !== null && info.durationSec > opts.maxSeconds) proc.kill('SIGKILL');
     }
     if (!info.size) {
       const outAt = stderr.indexOf('Output #0');
@@ -168,7 +173,10 @@ export async function* decodeFrames(input: VideoInput, opts: FrameDecodeOptions)
         if (!stdin.write(prefix)) await once(stdin, 'drain');
         while (!ended && !stdin.destroyed) {
           const next = await source.next();
-          if (next.done) break;
+          if (next.done) {
+            ended = true;
+            break;
+          }
           received += next.value.length;
           if (received > opts.maxBytes) {
             inputFailure = tooLarge(opts.maxBytes);
@@ -237,6 +245,8 @@ export async function* decodeFrames(input: VideoInput, opts: FrameDecodeOptions)
       await exited.catch(() => undefined);
     }
     if (tempDir) await rm(tempDir, { recursive: true, force: true });
+    // Stop an upload or download still arriving: nobody will read the rest.
+    if (!ended) void source.return?.(undefined)?.catch(() => undefined);
   }
 }
 
