@@ -54,6 +54,25 @@ describe('video notes and videos on Telegram', () => {
       assert.match(edits.at(-1)!.text ?? '', /^Done: \d+ frames watched\. You look most like Lin Manuel Miranda/);
     }));
 
+  test('in a group: /lookalike in reply to a video note, a 429 on a progress edit waited out, the result on the leaderboard', () =>
+    withHarness({ engine }, async (h) => {
+      const { emu } = h;
+      const user = emu.createUser({ firstName: 'Cy' });
+      const group = emu.createGroup('Stage door');
+      const note = emu.sendVideoNote(user, group, videoNote, { duration: 4, length: 360 });
+      emu.injectError({ method: 'editMessageText', errorCode: 429, description: 'Too Many Requests: retry after 1', retryAfter: 1 });
+      const ask = emu.sendText(user, group, '/lookalike', { replyTo: note });
+      assert.equal((await answerTo(emu, ask)).text, 'Watching...');
+      await emu.waitFor((c) => c.ok && c.method === 'sendPhoto' && c.replyToMessageId === ask.message_id, { timeoutMs: 60_000 });
+      const edits = emu.calls.filter((c) => c.method === 'editMessageText');
+      assert.equal(edits[0]?.errorCode, 429, 'the first edit met the flood limit');
+      assert.equal(edits[1]?.ok, true, 'and was sent again');
+      assert.equal(edits[1]?.text, edits[0]?.params.text, 'the same text, after waiting');
+      await h.running.bot.drain();
+      const board = await h.store.leaderboard('telegram', String(group.id));
+      assert.deepEqual(board.map((e) => e.celebrity), ['Lin Manuel Miranda']);
+    }));
+
   test('a video over a minute, or over the download limit, is refused politely without watching', () =>
     withHarness({ engine, maxFileBytes: 100_000 }, async ({ emu }) => {
       const user = emu.createUser({ firstName: 'Ben' });

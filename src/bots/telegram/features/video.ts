@@ -14,8 +14,8 @@ import { displayNameOf, replyParameters, sendReply } from '../respond.ts';
 
 // Live matching of video notes, videos and animations: "Watching..." at once, that message edited with
 // the best match so far while the video streams through the engine, then the reply picture. In a group
-// a video counts only when its caption asks (/lookalike or a mention); video notes have no caption,
-// so in groups they are left alone.
+// a video counts only when its caption asks (/lookalike or a mention), or when /lookalike answers it;
+// a video note has no caption, so there only the second way works.
 
 /** Telegram video notes last at most a minute; longer videos are refused before download. */
 export const MAX_VIDEO_SECONDS = 60;
@@ -49,6 +49,17 @@ const lastEditAt = new Map<number, number>();
 
 export function videoFeature(deps: TelegramBotDeps): Composer<Context> {
   const composer = new Composer<Context>();
+  // /lookalike sent in reply to a video (the way to ask in a group, where video notes have no caption).
+  composer.command('lookalike', async (ctx, next) => {
+    const target = ctx.message.reply_to_message;
+    const video = target ? pickVideo(target as VideoFields) : undefined;
+    if (!video) return next();
+    if (!deps.engine.matchVideo) {
+      await sendReply(ctx.telegram, ctx.chat.id, ctx.message.message_id, replyText('video_not_supported'));
+      return;
+    }
+    await accept(deps, { telegram: ctx.telegram, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, ...video });
+  });
   composer.on([message('video_note'), message('video'), message('animation')], async (ctx, next) => {
     const bot = { id: ctx.botInfo.id, username: ctx.botInfo.username };
     if (ctx.chat.type !== 'private' && !('caption' in ctx.message && asksForLookalike(ctx.message, bot))) return next();
