@@ -92,6 +92,19 @@ describe('video matching', () => {
     assert.ok(firstUpdateAt.written < chunks, `first update after ${firstUpdateAt.written} of ${chunks} chunks`);
   });
 
+  test('a GIF (spooled: ffmpeg cannot probe one from a pipe) and a WebM (piped) are read too', async () => {
+    const gif = path.join(work, 'clip.gif');
+    ffmpeg('-ss', '5', '-t', '1', '-i', clip, '-vf', 'scale=320:-2', gif);
+    const webm = path.join(work, 'clip.webm');
+    ffmpeg('-ss', '5', '-t', '1', '-i', clip, '-c:v', 'libvpx', '-b:v', '300k', '-deadline', 'realtime', webm);
+    for (const [file, spooled] of [[gif, true], [webm, false]] as const) {
+      const result = await lastResult(matchVideo(readFileSync(file), { composite: false }));
+      assert.ok(result.ok, `${file}: ${result.ok ? '' : result.error.code}`);
+      assert.equal(result.value.spooled, spooled, file);
+      assert.ok(result.value.framesProcessed >= 3, `${file}: ${result.value.framesProcessed} frames`);
+    }
+  });
+
   test('broken and non-video inputs give their own failure codes', async () => {
     const full = readFileSync(clip);
     const truncated = full.subarray(0, Math.floor(full.length / 2));

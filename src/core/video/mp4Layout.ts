@@ -1,6 +1,7 @@
 // ffmpeg can decode an MP4 from a pipe only when its index (the moov box) comes before the media
 // data (mdat): "fast start" files. Phones and encoders often write moov last; those need a seekable
-// input. This looks at the top-level boxes of the first bytes to tell which case a stream is.
+// input. This looks at the top-level boxes of the first bytes to tell which case a stream is. GIFs,
+// small anyway, are always spooled.
 
 export type InputPlan = 'pipe' | 'spool' | 'need_more';
 
@@ -13,7 +14,9 @@ function boxType(bytes: Uint8Array, at: number): string {
 
 export function planInput(prefix: Uint8Array, complete: boolean): InputPlan {
   if (prefix.length < 8) return complete ? 'pipe' : 'need_more';
-  // Not ISO BMFF (WebM, GIF, MPEG-TS...): those stream fine.
+  // ffmpeg's GIF demuxer seeks back while probing: from a pipe it fails with an I/O error (measured).
+  if (boxType(prefix, 0) === 'GIF8') return 'spool';
+  // Not ISO BMFF (WebM, MPEG-TS...): those stream fine.
   if (boxType(prefix, 4) !== 'ftyp') return 'pipe';
   const view = new DataView(prefix.buffer, prefix.byteOffset, prefix.byteLength);
   let at = 0;
