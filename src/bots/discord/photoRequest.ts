@@ -6,8 +6,9 @@ import { bestMatch, celebrityName } from '../shared/format.ts';
 import type { Admission } from '../shared/limits.ts';
 import { isOperatorFailure, newErrorId, internalErrorText } from '../shared/replies.ts';
 import { PLATFORM, type DiscordBotDeps } from './deps.ts';
+import { recordResult } from './recordResult.ts';
 import type { AttachmentVerdict, PhotoSource } from './media.ts';
-import { matchEmbed, REPLY_FILE_NAME, refuse, displayNameOf } from './respond.ts';
+import { matchEmbed, REPLY_FILE_NAME, refuse } from './respond.ts';
 import { discordReplyText } from './texts.ts';
 
 // One look-alike request, whichever command started it. Checks that cost nothing come first and are
@@ -73,7 +74,7 @@ async function answer(req: PhotoRequest, admission: Extract<Admission, { status:
       embeds: [matchEmbed(report, { subject: req.subject, runnersUp: deps.runnersUp })],
       files: [{ attachment: report.composite, name: REPLY_FILE_NAME }],
     });
-    await record(req, deps, celebrityName(best.name), best.similarity);
+    await recordResult(req.interaction, deps, celebrityName(best.name), best.similarity);
   } catch (err) {
     const errorId = newErrorId();
     deps.log.error({ err, errorId, ...context }, 'request failed');
@@ -91,25 +92,5 @@ async function download(source: PhotoSource, deps: DiscordBotDeps, signal: Abort
       return 'download_failed';
     }
     throw err;
-  }
-}
-
-// Server results feed that server's leaderboard; direct messages have none, so nothing is kept there.
-// The result belongs to whoever asked, as on Telegram: only people who use the bot are ranked.
-async function record(req: PhotoRequest, deps: DiscordBotDeps, celebrity: string, similarity: number): Promise<void> {
-  const { interaction } = req;
-  if (!interaction.inGuild() || interaction.user.bot) return;
-  try {
-    await deps.store.recordResult({
-      platform: PLATFORM,
-      chatId: interaction.guildId,
-      userId: interaction.user.id,
-      displayName: displayNameOf(interaction),
-      celebrity,
-      similarity: Math.min(100, Math.max(0, similarity)),
-    });
-  } catch (err) {
-    // The user already has their picture; a lost leaderboard entry is the operator's to fix.
-    deps.log.error({ err, guildId: interaction.guildId, userId: interaction.user.id }, 'could not record the result');
   }
 }

@@ -6,8 +6,9 @@ import { bestMatch, celebrityName, percent } from '../shared/format.ts';
 import type { Admission } from '../shared/limits.ts';
 import { internalErrorText, isOperatorFailure, newErrorId } from '../shared/replies.ts';
 import { PLATFORM, type DiscordBotDeps } from './deps.ts';
+import { recordResult } from './recordResult.ts';
 import type { PhotoSource } from './media.ts';
-import { displayNameOf, matchEmbed, refuse, REPLY_FILE_NAME } from './respond.ts';
+import { matchEmbed, refuse, REPLY_FILE_NAME } from './respond.ts';
 import { discordReplyText } from './texts.ts';
 
 // A video or GIF attached to /lookalike, matched live: the deferred reply becomes "Watching..." and is
@@ -105,28 +106,11 @@ async function answer(
       embeds: [matchEmbed(report, { subject: 'You', runnersUp: deps.runnersUp })],
       files: [{ attachment: report.composite, name: REPLY_FILE_NAME }],
     });
-    await record(interaction, deps, celebrityName(best.name), best.similarity);
+    await recordResult(interaction, deps, celebrityName(best.name), best.similarity);
   } catch (err) {
     await editing;
     const errorId = newErrorId();
     deps.log.error({ err, errorId, ...context }, 'request failed');
     await refuse(interaction, internalErrorText(errorId)).catch((sendErr: unknown) => deps.log.warn({ ...context, err: sendErr }, 'could not send the error reply'));
-  }
-}
-
-// As for photos: server results feed the server's leaderboard; direct messages keep nothing.
-async function record(interaction: CommandInteraction, deps: DiscordBotDeps, celebrity: string, similarity: number): Promise<void> {
-  if (!interaction.inGuild() || interaction.user.bot) return;
-  try {
-    await deps.store.recordResult({
-      platform: PLATFORM,
-      chatId: interaction.guildId,
-      userId: interaction.user.id,
-      displayName: displayNameOf(interaction),
-      celebrity,
-      similarity: Math.min(100, Math.max(0, similarity)),
-    });
-  } catch (err) {
-    deps.log.error({ err, guildId: interaction.guildId, userId: interaction.user.id }, 'could not record the result');
   }
 }

@@ -9,7 +9,8 @@ import { asksForLookalike, mentionsBot } from '../addressing.ts';
 import { keepChatAction } from '../chatAction.ts';
 import { CAPTION_LIMIT, PLATFORM, type TelegramBotDeps } from '../deps.ts';
 import { downloadFile, hasMedia, pickMedia, type PickedMedia } from '../media.ts';
-import { displayNameOf, replyParameters, sendReply } from '../respond.ts';
+import { recordResult } from '../recordResult.ts';
+import { replyParameters, sendReply } from '../respond.ts';
 
 // The look-alike itself. In a private chat every photo (or image file) is for the bot. In a group only
 // a photo whose caption is /lookalike or mentions the bot, or /lookalike sent as a reply to a photo.
@@ -110,32 +111,12 @@ async function answer(deps: TelegramBotDeps, req: Request, fileId: string, admis
         reply_parameters: JSON.stringify(replyParameters(req.replyTo)) as unknown as ReturnType<typeof replyParameters>,
       },
     );
-    await record(deps, req, celebrityName(best.name), best.similarity);
+    await recordResult(deps, req, celebrityName(best.name), best.similarity);
   } catch (err) {
     stopAction();
     const text = reportInternalError(deps.log, err, context);
     await sendReply(req.telegram, req.chat.id, req.replyTo, text).catch((sendErr: unknown) =>
       deps.log.warn({ ...context, err: sendErr }, 'could not send the error reply'),
     );
-  }
-}
-
-// Group results feed that group's leaderboard. Private chats have no leaderboard, so nothing is kept.
-// The result belongs to whoever asked: the person using the bot, not whoever posted the photo.
-async function record(deps: TelegramBotDeps, req: Request, celebrity: string, similarity: number): Promise<void> {
-  if (req.chat.type !== 'group' && req.chat.type !== 'supergroup') return;
-  if (req.from.is_bot) return;
-  try {
-    await deps.store.recordResult({
-      platform: PLATFORM,
-      chatId: String(req.chat.id),
-      userId: String(req.from.id),
-      displayName: displayNameOf(req.from),
-      celebrity,
-      similarity: Math.min(100, Math.max(0, similarity)),
-    });
-  } catch (err) {
-    // The user already has their picture; a lost leaderboard entry is the operator's to fix.
-    reportInternalError(deps.log, err, { chatId: req.chat.id, userId: req.from.id, what: 'recordResult' });
   }
 }

@@ -10,7 +10,8 @@ import type { Admission } from '../../shared/limits.ts';
 import { isOperatorFailure, replyText, reportInternalError, type ReplyCode } from '../../shared/replies.ts';
 import { asksForLookalike } from '../addressing.ts';
 import { CAPTION_LIMIT, PLATFORM, type TelegramBotDeps } from '../deps.ts';
-import { displayNameOf, replyParameters, sendReply } from '../respond.ts';
+import { recordResult } from '../recordResult.ts';
+import { replyParameters, sendReply } from '../respond.ts';
 
 // Live matching of video notes, videos and animations: "Watching..." at once, that message edited with
 // the best match so far while the video streams through the engine, then the reply picture. In a group
@@ -178,28 +179,10 @@ async function answer(deps: TelegramBotDeps, req: VideoRequest, watchingId: numb
         reply_parameters: JSON.stringify(replyParameters(req.replyTo)) as unknown as ReturnType<typeof replyParameters>,
       },
     );
-    await record(deps, req, celebrityName(best.name), best.similarity);
+    await recordResult(deps, req, celebrityName(best.name), best.similarity);
   } catch (err) {
     await editing;
     const text = reportInternalError(deps.log, err, context);
     await edit(text);
-  }
-}
-
-// As for photos: group results feed the group's leaderboard; private chats keep nothing.
-async function record(deps: TelegramBotDeps, req: VideoRequest, celebrity: string, similarity: number): Promise<void> {
-  if (req.chat.type !== 'group' && req.chat.type !== 'supergroup') return;
-  if (req.from.is_bot) return;
-  try {
-    await deps.store.recordResult({
-      platform: PLATFORM,
-      chatId: String(req.chat.id),
-      userId: String(req.from.id),
-      displayName: displayNameOf(req.from),
-      celebrity,
-      similarity: Math.min(100, Math.max(0, similarity)),
-    });
-  } catch (err) {
-    reportInternalError(deps.log, err, { chatId: req.chat.id, userId: req.from.id, what: 'recordResult' });
   }
 }
