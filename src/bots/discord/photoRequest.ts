@@ -5,7 +5,8 @@ import { DownloadError, downloadUrl } from '../shared/download.ts';
 import { bestMatch, celebrityName } from '../shared/format.ts';
 import type { Admission } from '../shared/limits.ts';
 import { isOperatorFailure, newErrorId, internalErrorText } from '../shared/replies.ts';
-import { PLATFORM, type DiscordBotDeps } from './deps.ts';
+import { admitAndDefer } from './admit.ts';
+import type { DiscordBotDeps } from './deps.ts';
 import { recordResult } from './recordResult.ts';
 import type { AttachmentVerdict, PhotoSource } from './media.ts';
 import { matchEmbed, REPLY_FILE_NAME, refuse } from './respond.ts';
@@ -33,18 +34,8 @@ export async function refuseAttachment(interaction: CommandInteraction, verdict:
 
 export async function requestLookalike(req: PhotoRequest, deps: DiscordBotDeps): Promise<void> {
   const { interaction } = req;
-  const admission = deps.limits.acquire(`${PLATFORM}:${interaction.user.id}`);
-  if (admission.status === 'rate_limited') return refuse(interaction, discordReplyText('rate_limited', { retryAfterSec: admission.retryAfterSec }));
-  if (admission.status === 'busy') return refuse(interaction, discordReplyText('busy'));
-  try {
-    await interaction.deferReply();
-  } catch (err) {
-    // Too late (the interaction expired) or Discord is down: nobody is waiting for an answer any more.
-    // The place admission reserved is given back by running nothing in it.
-    deps.jobs.track(admission.run(async () => undefined).then(() => undefined));
-    deps.log.warn({ err, interactionId: interaction.id }, 'could not defer the reply; dropping the request');
-    return;
-  }
+  const admission = await admitAndDefer(interaction, deps);
+  if (!admission) return;
   deps.jobs.track(answer(req, admission, deps));
 }
 

@@ -5,7 +5,8 @@ import { DownloadError } from '../shared/download.ts';
 import { bestMatch, celebrityName, percent } from '../shared/format.ts';
 import type { Admission } from '../shared/limits.ts';
 import { internalErrorText, isOperatorFailure, newErrorId } from '../shared/replies.ts';
-import { PLATFORM, type DiscordBotDeps } from './deps.ts';
+import { admitAndDefer } from './admit.ts';
+import type { DiscordBotDeps } from './deps.ts';
 import { recordResult } from './recordResult.ts';
 import type { PhotoSource } from './media.ts';
 import { matchEmbed, refuse, REPLY_FILE_NAME } from './respond.ts';
@@ -24,16 +25,8 @@ const lastEditAt = new Map<string, number>();
 export async function requestVideoLookalike(interaction: CommandInteraction, source: PhotoSource & { kind: 'attachment' }, deps: DiscordBotDeps): Promise<void> {
   const maxBytes = Math.min(deps.maxFileBytes, MAX_VIDEO_BYTES);
   if (source.size > maxBytes) return refuse(interaction, discordReplyText('file_too_large', { maxFileBytes: maxBytes }));
-  const admission = deps.limits.acquire(`${PLATFORM}:${interaction.user.id}`);
-  if (admission.status === 'rate_limited') return refuse(interaction, discordReplyText('rate_limited', { retryAfterSec: admission.retryAfterSec }));
-  if (admission.status === 'busy') return refuse(interaction, discordReplyText('busy'));
-  try {
-    await interaction.deferReply();
-  } catch (err) {
-    deps.jobs.track(admission.run(async () => undefined).then(() => undefined));
-    deps.log.warn({ err, interactionId: interaction.id }, 'could not defer the reply; dropping the request');
-    return;
-  }
+  const admission = await admitAndDefer(interaction, deps);
+  if (!admission) return;
   deps.jobs.track(answer(interaction, source, maxBytes, admission, deps));
 }
 

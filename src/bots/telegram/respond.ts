@@ -33,3 +33,18 @@ export function displayNameOf(user: { first_name: string; last_name?: string; us
   const name = [user.first_name, user.last_name].filter(Boolean).join(' ').trim();
   return (name || (user.username ? `@${user.username}` : 'Someone')).slice(0, 64);
 }
+
+/** The reply picture with its caption (HTML), as a reply to the message that asked. */
+export async function sendPicture(telegram: Telegram, chatId: number, replyTo: number, picture: Buffer, caption: string): Promise<void> {
+  await telegram.sendPhoto(
+    chatId,
+    { source: picture, filename: 'lookalike.jpg' },
+    {
+      caption,
+      parse_mode: 'HTML',
+      // In a multipart upload telegraf 4.16 drops object-valued fields it does not know to serialise;
+      // the Bot API takes JSON-serialised strings for them.
+      reply_parameters: JSON.stringify(replyParameters(replyTo)) as unknown as ReturnType<typeof replyParameters>,
+    },
+  );
+}

@@ -10,7 +10,7 @@ import { keepChatAction } from '../chatAction.ts';
 import { CAPTION_LIMIT, PLATFORM, type TelegramBotDeps } from '../deps.ts';
 import { downloadFile, hasMedia, pickMedia, type PickedMedia } from '../media.ts';
 import { recordResult } from '../recordResult.ts';
-import { replyParameters, sendReply } from '../respond.ts';
+import { sendPicture, sendReply } from '../respond.ts';
 
 // The look-alike itself. In a private chat every photo (or image file) is for the bot. In a group only
 // a photo whose caption is /lookalike or mentions the bot, or /lookalike sent as a reply to a photo.
@@ -100,17 +100,7 @@ async function answer(deps: TelegramBotDeps, req: Request, fileId: string, admis
     const best = bestMatch(report);
     if (!report.composite || !best) throw new Error('engine reported a match without a picture or without matches');
     const caption = matchCaption(report, { markup: htmlMarkup, maxLength: CAPTION_LIMIT, runnersUp: deps.runnersUp });
-    await req.telegram.sendPhoto(
-      req.chat.id,
-      { source: report.composite, filename: 'lookalike.jpg' },
-      {
-        caption,
-        parse_mode: 'HTML',
-        // In a multipart upload telegraf 4.16 drops object-valued fields it does not know to serialise;
-        // the Bot API takes JSON-serialised strings for them.
-        reply_parameters: JSON.stringify(replyParameters(req.replyTo)) as unknown as ReturnType<typeof replyParameters>,
-      },
-    );
+    await sendPicture(req.telegram, req.chat.id, req.replyTo, report.composite, caption);
     await recordResult(deps, req, celebrityName(best.name), best.similarity);
   } catch (err) {
     stopAction();

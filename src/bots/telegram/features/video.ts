@@ -11,7 +11,7 @@ import { isOperatorFailure, replyText, reportInternalError, type ReplyCode } fro
 import { asksForLookalike } from '../addressing.ts';
 import { CAPTION_LIMIT, PLATFORM, type TelegramBotDeps } from '../deps.ts';
 import { recordResult } from '../recordResult.ts';
-import { replyParameters, sendReply } from '../respond.ts';
+import { replyParameters, sendPicture, sendReply } from '../respond.ts';
 
 // Live matching of video notes, videos and animations: "Watching..." at once, that message edited with
 // the best match so far while the video streams through the engine, then the reply picture. In a group
@@ -169,16 +169,7 @@ async function answer(deps: TelegramBotDeps, req: VideoRequest, watchingId: numb
     }
     await edit(`Done: ${report.framesProcessed} frames watched. You look most like ${celebrityName(best.name)} (${percent(best.similarity)}).`);
     const caption = matchCaption(report, { markup: htmlMarkup, maxLength: CAPTION_LIMIT, runnersUp: deps.runnersUp });
-    await req.telegram.sendPhoto(
-      req.chat.id,
-      { source: report.composite, filename: 'lookalike.jpg' },
-      {
-        caption,
-        parse_mode: 'HTML',
-        // telegraf 4.16 drops object-valued fields in a multipart upload; the Bot API takes JSON strings.
-        reply_parameters: JSON.stringify(replyParameters(req.replyTo)) as unknown as ReturnType<typeof replyParameters>,
-      },
-    );
+    await sendPicture(req.telegram, req.chat.id, req.replyTo, report.composite, caption);
     await recordResult(deps, req, celebrityName(best.name), best.similarity);
   } catch (err) {
     await editing;
