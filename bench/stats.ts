@@ -16,14 +16,5 @@ export function rssMb(): number {
   return process.memoryUsage().rss / 2 ** 20;
 }
 
-/** Deterministic pseudo-random numbers so runs compare. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Deterministic pseudo-random numbers so runs compare: the same generator the tests use.
+export { rng } from '../tests/support/vggFace.ts';
