@@ -86,7 +86,7 @@ test('cli: a missing index and a model mismatch each get one clear line', async 
   assert.doesNotMatch(none.stderr, /\n\s+at /);
 
   const otherData = path.join(work, 'other');
-  const g = Gallery.create(path.join(otherData, 'index'), { modelId: 'vggface', descriptor: '4096', dims: 4 });
+  const g = Gallery.create(path.join(otherData, 'index'), { modelId: 'vggface', descriptor: '4096', dims: 4, detector: 'blazeface', alignment: 'keypoints' });
   g.add({ name: 'X', image: 'x.jpg', box: { x: 0, y: 0, width: 1, height: 1 }, source: 'cascade' }, new Float32Array([1, 0, 0, 0]));
   await g.save();
   const mismatch = await lookalike(['match', heldOut.Simon_Helberg!, '--model', 'default', '--data', otherData]);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { cropFace, squareCropRegion, DEFAULT_FACE_MARGIN } from '../src/core/faceCrop.ts';
 import { readImageFile } from '../src/core/decode.ts';
-import { detectFaces } from '../src/core/detect.ts';
+import { detectFacesHaar } from '../src/core/detect/haar.ts';
 import type { RgbImage } from '../src/core/types.ts';
 import { peopleDir } from './support/paths.ts';
 
@@ -101,10 +101,10 @@ test('cropFace pads with black by default and with the edge when asked', async (
   assert.deepEqual(pixel(edge, 5, 40), [0, 20, 255], 'the left column repeated');
 });
 
-test('cropFace gives a 150x150 chip of a real detected face', async () => {
+test('cropFace gives a 150x150 chip of a face the Haar cascade found', async () => {
   const decoded = await readImageFile(path.join(peopleDir, 'Barack_Obama/face_recognition__obama.jpg'));
   assert.ok(decoded.ok);
-  const [face] = await detectFaces(decoded.value);
+  const [face] = await detectFacesHaar(decoded.value);
   assert.ok(face, 'a face is found');
   const chip = await cropFace(decoded.value, face.box, { size: 150 });
   assert.equal(chip.width, 150);

@@ -22,7 +22,7 @@ function near(v: Float32Array, amount: number, seed: number): Float32Array {
   return l2Normalise(v.map((x, i) => x + amount * noise[i]!));
 }
 
-const info = { modelId: 'default', descriptor: 'test', dims: 32 };
+const info = { modelId: 'default', descriptor: 'test', dims: 32, detector: 'blazeface', alignment: 'keypoints' } as const;
 const box = { x: 1, y: 2, width: 30, height: 40 };
 
 test('gallery: search groups faces by identity, best face first, and survives save/open', async () => {

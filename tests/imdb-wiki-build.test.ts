@@ -335,12 +335,12 @@ test('face_location: padded and clipped crops map into the crop, other files fal
 
 test('face pool: an unknown model is a failure value, a missing model file the usual ModelLoadError', async () => {
   const prepare = { thumbnailSize: 192, decodeMaxSide: null };
-  const unknown = await FacePool.start({ model: 'nosuchmodel', modelsDir: config.modelsDir, device: 'cpu', workers: 1, prepare });
+  const unknown = await FacePool.start({ model: 'nosuchmodel', detector: 'blazeface', modelsDir: config.modelsDir, device: 'cpu', workers: 1, prepare });
   assert.ok(!unknown.ok && unknown.error.code === 'unknown_model');
   const empty = path.join(work, 'no-models');
   mkdirSync(empty, { recursive: true });
   await assert.rejects(
-    FacePool.start({ model: 'default', modelsDir: empty, device: 'cpu', workers: 1, prepare }),
+    FacePool.start({ model: 'default', detector: 'blazeface', modelsDir: empty, device: 'cpu', workers: 1, prepare }),
     (err: Error) => err instanceof ModelLoadError && /convert-default/.test(err.message),
   );
 });

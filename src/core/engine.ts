@@ -6,9 +6,9 @@ import { composeReply, type ComposeMatch, type ComposeRow } from './compose.ts';
 import { decodeImage } from './decode.ts';
 import type { FaceResult, LookalikeEngine, MatchOptions, MatchReport } from './engineTypes.ts';
 import { ConfigError } from './errors.ts';
-import { cropForDisplay, describeFaces, type DescribedFace } from './faces.ts';
+import { loadDetector } from './detect/detector.ts';
+import { alignmentOf, cropForDisplay, describeFaces, type DescribedFace, type FacePipeline } from './faces.ts';
 import { Gallery, type GalleryHit } from './gallery.ts';
-import type { FaceEmbedder } from './models/embedder.ts';
 import { loadModel } from './models/registry.ts';
 import { fail, ok, type Failure, type Result } from './result.ts';
 import type { Box, RgbImage } from './types.ts';
@@ -23,6 +23,8 @@ export interface EngineOptions {
   device?: Device;
   /** Model name; by default the one that built the index. Another model than the index's is refused. */
   model?: string;
+  /** Face detector; by default the one that built the index. Another detector than the index's is refused. */
+  detector?: string;
 }
 
 /** The index directory inside a data directory. */
@@ -39,11 +41,21 @@ export class EngineUnavailableError extends ConfigError {
 
 const USER_FACE_SIZE = 320;
 
+/**
+ * A reply shows a photo's few largest faces; a face under this fraction of the largest one's side is
+ * someone in the background, and not looking for such faces spares the detector its finest levels.
+ */
+const MATCH_RELATIVE_MIN_FACE = 0.3;
+
 class Engine implements LookalikeEngine {
+  private readonly model: FacePipeline['embedder'];
+
   constructor(
     private readonly gallery: Gallery,
-    private readonly model: FaceEmbedder,
-  ) {}
+    private readonly pipeline: FacePipeline,
+  ) {
+    this.model = pipeline.embedder;
+  }
 
   get modelId(): string {
     return this.model.id;
@@ -61,7 +73,7 @@ class Engine implements LookalikeEngine {
 
   async matchImage(image: RgbImage, opts: MatchOptions = {}): Promise<Result<MatchReport>> {
     const top = opts.top ?? 5;
-    const faces = await describeFaces(image, this.model, opts.maxFaces ?? 6);
+    const faces = await describeFaces(image, this.pipeline, { maxFaces: opts.maxFaces ?? 6, relativeMinFace: MATCH_RELATIVE_MIN_FACE });
     if (faces.length === 0) {
       return fail('no_face', 'No face found. Try a well-lit photo looking at the camera.');
     }
@@ -82,7 +94,8 @@ class Engine implements LookalikeEngine {
       {
         modelId: this.model.id,
         similarityFloor: this.model.similarityFloor,
-        describe: (image: RgbImage, maxFaces: number): Promise<DescribedFace[]> => describeFaces(image, this.model, maxFaces),
+        describe: (image: RgbImage, maxFaces: number): Promise<DescribedFace[]> =>
+          describeFaces(image, this.pipeline, { maxFaces, relativeMinFace: MATCH_RELATIVE_MIN_FACE }),
         search: (descriptor: Float32Array, top: number) => this.gallery.search(descriptor, top, { floor: this.model.similarityFloor }),
         compose: (rows) => this.compose(rows),
       },
@@ -123,7 +136,7 @@ class Engine implements LookalikeEngine {
   }
 
   async close(): Promise<void> {
-    await this.model.dispose();
+    await Promise.all([this.pipeline.embedder.dispose(), this.pipeline.detector.dispose()]);
   }
 }
 
@@ -139,10 +152,23 @@ export async function tryOpenEngine(opts: EngineOptions): Promise<Result<Lookali
       `The index was built with model "${gallery.info.modelId}", not "${modelName}". Match without --model, or rebuild the index with --model ${modelName}.`,
     );
   }
-  const model = await loadModel(modelName, { modelsDir: opts.modelsDir, device: opts.device ?? 'auto', descriptor: gallery.info.descriptor });
-  if (!model.ok) return model;
-  log.info({ model: modelName, faces: gallery.size, identities: gallery.identityCount }, 'engine ready');
-  return ok(new Engine(gallery, model.value));
+  const detectorName = opts.detector ?? gallery.info.detector;
+  if (detectorName !== gallery.info.detector || alignmentOf(gallery.info.detector) !== gallery.info.alignment) {
+    return fail(
+      'model_mismatch',
+      `The index was built with the ${gallery.info.detector} face detector, not ${detectorName}. Match without --detector, or rebuild the index with --detector ${detectorName}.`,
+    );
+  }
+  const load = { modelsDir: opts.modelsDir, device: opts.device ?? 'auto' };
+  const detector = await loadDetector(detectorName, load);
+  if (!detector.ok) return detector;
+  const model = await loadModel(modelName, { ...load, descriptor: gallery.info.descriptor });
+  if (!model.ok) {
+    await detector.value.dispose();
+    return model;
+  }
+  log.info({ model: modelName, detector: detectorName, faces: gallery.size, identities: gallery.identityCount }, 'engine ready');
+  return ok(new Engine(gallery, { detector: detector.value, embedder: model.value }));
 }
 
 /** Like tryOpenEngine, for callers that cannot go on without an engine (the bots). */

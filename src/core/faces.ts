@@ -1,19 +1,33 @@
+import { alignFace } from './align.ts';
+import type { FaceDetector, FaceSearch } from './detect/detector.ts';
 import { cropFace } from './faceCrop.ts';
-import { detectFaces } from './detect.ts';
 import type { FaceEmbedder, FaceFraming } from './models/embedder.ts';
-import type { Box, DetectedFace, RgbImage } from './types.ts';
+import type { Box, DetectedFace, FaceKeypoints, RgbImage } from './types.ts';
 
-// Detect and describe: the part of the pipeline that index builds and matching share.
+// Detect, align and describe: the part of the pipeline that index builds, photos and videos share.
 
 export interface DescribedFace extends DetectedFace {
   descriptor: Float32Array;
 }
 
-export async function describeFaces(image: RgbImage, model: FaceEmbedder, maxFaces: number): Promise<DescribedFace[]> {
-  const detected = (await detectFaces(image)).slice(0, maxFaces);
+/** A detector and a descriptor model: what turns a picture into descriptors. */
+export interface FacePipeline {
+  detector: FaceDetector;
+  embedder: FaceEmbedder;
+}
+
+/** The alignment a pipeline uses, as indexes record it: keypoints to the model's template, or the box framed. */
+export type Alignment = 'keypoints' | 'box';
+
+export function alignmentOf(detector: FaceDetector['name']): Alignment {
+  return detector === 'haar' ? 'box' : 'keypoints';
+}
+
+export async function describeFaces(image: RgbImage, pipeline: FacePipeline, search: FaceSearch = {}): Promise<DescribedFace[]> {
+  const detected = await pipeline.detector.detect(image, search);
   if (detected.length === 0) return [];
-  const crops = await Promise.all(detected.map((face) => cropForModel(image, face.box, model)));
-  const descriptors = await model.predict(crops);
+  const chips = await Promise.all(detected.map((face) => chipForModel(image, face, pipeline.embedder)));
+  const descriptors = await pipeline.embedder.predict(chips);
   return detected.map((face, i) => ({ ...face, descriptor: descriptors[i]! }));
 }
 
@@ -22,8 +36,13 @@ export function frameFace(box: Box, framing: FaceFraming): { box: Box; margin: n
   return { box: { ...box, y: Math.round(box.y + framing.shiftY * box.height) }, margin: framing.margin };
 }
 
-export function cropForModel(image: RgbImage, box: Box, model: FaceEmbedder): Promise<RgbImage> {
-  const framed = frameFace(box, model.framing);
+/**
+ * The model's input for one face: aligned to the model's template by the face's keypoints, or, for a
+ * face found without keypoints (Haar, a dataset's box), its box framed as the model expects.
+ */
+export function chipForModel(image: RgbImage, face: { box: Box; keypoints?: FaceKeypoints }, model: FaceEmbedder): Promise<RgbImage> {
+  if (face.keypoints) return alignFace(image, face.keypoints, model.template, model.inputSize);
+  const framed = frameFace(face.box, model.framing);
   return cropFace(image, framed.box, { size: model.inputSize, margin: framed.margin });
 }
 

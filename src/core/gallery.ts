@@ -1,6 +1,8 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import type { DetectorName } from './detect/detector.ts';
 import { IndexCorruptError } from './errors.ts';
+import type { Alignment } from './faces.ts';
 import { fail, ok, type Result } from './result.ts';
 import { VectorIndex } from './runtime/hnsw.ts';
 import { bestPerIdentity, toPercent } from './similarity.ts';
@@ -14,7 +16,7 @@ import type { Box } from './types.ts';
 //   <dir>/faces.hnsw     hnswlib index; labels are face ids (positions in gallery.json's faces)
 //   <dir>/thumbs.bin     JPEG thumbnails back to back; each face records offset and length
 
-export type FaceSource = 'cascade' | 'whole_image' | 'metadata';
+export type FaceSource = 'blazeface' | 'cascade' | 'whole_image' | 'metadata';
 
 export interface GalleryFace {
   name: string;
@@ -28,6 +30,10 @@ export interface GalleryInfo {
   /** Descriptor variant, e.g. 'resnet128' or 'fc7-4096'; indexes of different descriptors never mix. */
   descriptor: string;
   dims: number;
+  /** The face detector the index was built with; queries must find faces the same way. */
+  detector: DetectorName;
+  /** How faces were cut for the model: aligned by keypoints, or their box framed. */
+  alignment: Alignment;
 }
 
 export interface GalleryHit extends GalleryFace {
@@ -45,7 +51,7 @@ const THUMBS = 'thumbs.bin';
 // Compact row: [identity, image, x, y, w, h, source, thumbOffset, thumbLength]
 type FaceRow = [number, string, number, number, number, number, FaceSource, number, number];
 
-interface MetaFile extends GalleryInfo {
+interface MetaFile extends Omit<GalleryInfo, 'detector' | 'alignment'>, Partial<Pick<GalleryInfo, 'detector' | 'alignment'>> {
   version: number;
   createdAt: string;
   identities: string[];
@@ -97,7 +103,14 @@ export class Gallery {
     if (vectors.count !== meta.faces.length) {
       throw new IndexCorruptError(`${dir}: ${vectors.count} vectors but ${meta.faces.length} faces in ${META}. Rebuild the index.`);
     }
-    const info = { modelId: meta.modelId, descriptor: meta.descriptor, dims: meta.dims };
+    // Indexes from before the CNN detector carry no detector: they were built with the Haar cascade.
+    const info: GalleryInfo = {
+      modelId: meta.modelId,
+      descriptor: meta.descriptor,
+      dims: meta.dims,
+      detector: meta.detector ?? 'haar',
+      alignment: meta.alignment ?? 'box',
+    };
     return ok(new Gallery(dir, info, vectors, meta.identities, meta.faces, meta.createdAt));
   }
 

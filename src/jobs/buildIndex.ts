@@ -2,13 +2,14 @@ import { existsSync, renameSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { Device } from '../config.ts';
+import { DEFAULT_DETECTOR, type DetectorName } from '../core/detect/detector.ts';
 import { indexDir } from '../core/engine.ts';
 import { Gallery } from '../core/gallery.ts';
 import { fail, ok, type Result } from '../core/result.ts';
 import { logger } from '../log.ts';
 import { listGalleryImages } from './galleryFolder.ts';
 import { FacePool } from './pool/facePool.ts';
-import type { FaceTaskResult } from './pool/messages.ts';
+import { galleryInfoOf, type FaceTaskResult } from './pool/messages.ts';
 
 const log = logger('build-index');
 
@@ -19,6 +20,8 @@ export interface BuildIndexOptions {
   dataDir: string;
   modelsDir: string;
   model?: string;
+  /** Face detector (default: the CNN, DEFAULT_DETECTOR). */
+  detector?: DetectorName;
   /** The model's descriptor variant, e.g. VGG-Face's '4096' (fc7) or '2622' (fc8); the model's default when absent. */
   descriptor?: string;
   device?: Device;
@@ -40,6 +43,7 @@ export interface BuildSummary {
   seconds: number;
   modelId: string;
   descriptor: string;
+  detector: DetectorName;
 }
 
 /** Builds `<dataDir>/index` from a folder of people; the old index is replaced only once the new one is saved. */
@@ -50,11 +54,12 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<Result<BuildS
     return fail('empty_index', `No images found in ${opts.folder}: expected <folder>/<Person_Name>/*.jpg`);
   }
   // The pool's workers decode, detect and embed as the engine does for a user's photo (full-size
-  // decode, the cascade's largest face, model and display crops); the gallery is written here, in
-  // folder order.
+  // decode, the detector's largest face, model chip and display crop); the gallery is written here,
+  // in folder order.
   const started = performance.now();
   const pool = await FacePool.start({
     model: opts.model ?? 'default',
+    detector: opts.detector ?? DEFAULT_DETECTOR,
     descriptor: opts.descriptor,
     modelsDir: opts.modelsDir,
     device: opts.device ?? 'auto',
@@ -89,7 +94,7 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<Result<BuildS
   const target = indexDir(opts.dataDir);
   const building = `${target}.building-${process.pid}`;
   rmSync(building, { recursive: true, force: true });
-  const gallery = Gallery.create(building, { modelId: info.modelId, descriptor: info.descriptor, dims: info.dims }, faces);
+  const gallery = Gallery.create(building, galleryInfoOf(info), faces);
   const skippedFiles: BuildSummary['skippedFiles'] = [];
   try {
     images.forEach((img, i) => {
@@ -118,6 +123,7 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<Result<BuildS
     seconds: (performance.now() - started) / 1000,
     modelId: info.modelId,
     descriptor: info.descriptor,
+    detector: info.detector,
   };
   log.info({ ...summary, skippedFiles: undefined, dir: target }, 'index built');
   return ok(summary);

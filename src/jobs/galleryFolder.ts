@@ -3,7 +3,7 @@ import path from 'node:path';
 
 // The gallery folder layout: <root>/<Person_Name>/*.{jpg,png,webp,...}; underscores become spaces.
 
-export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.avif', '.heic', '.heif', '.tif', '.tiff']);
+export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.jfif', '.png', '.webp', '.gif', '.avif', '.heic', '.heif', '.tif', '.tiff']);
 
 export interface GalleryImage {
   name: string;

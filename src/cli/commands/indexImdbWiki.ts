@@ -2,6 +2,7 @@ import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
 import type { Config } from '../../config.ts';
+import type { DetectorName } from '../../core/detect/detector.ts';
 import { CheckpointMismatchError } from '../../jobs/imdbWiki/checkpoint.ts';
 import { buildImdbWikiIndex, type ImdbWikiBuildSummary } from '../../jobs/imdbWiki/buildImdbWikiIndex.ts';
 import { MatFormatError } from '../../jobs/imdbWiki/matFile.ts';
@@ -26,6 +27,7 @@ export interface ImdbWikiCliOptions {
   workers?: number;
   batchSize?: number;
   model: string;
+  detector: DetectorName;
   descriptor?: string;
 }
 
@@ -82,6 +84,7 @@ export async function runImdbWikiBuild(opts: ImdbWikiCliOptions, dataDir: string
       dataDir,
       modelsDir: config.modelsDir,
       model: opts.model,
+      detector: opts.detector,
       descriptor: opts.descriptor,
       device: config.device,
       clean: {

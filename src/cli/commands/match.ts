@@ -8,7 +8,7 @@ import { Gallery } from '../../core/gallery.ts';
 import { loadModel } from '../../core/models/registry.ts';
 import type { LookalikeEngine, MatchReport } from '../../core/engineTypes.ts';
 import { fail, ok, type Failure, type Result } from '../../core/result.ts';
-import { dataDirOf, modelOption } from '../options.ts';
+import { dataDirOf, detectorOption, modelOption } from '../options.ts';
 import { say } from '../run.ts';
 import { celebrityLookalikes, type CelebrityMode } from './celebrity.ts';
 
@@ -17,6 +17,7 @@ interface MatchCliOptions {
   out?: string;
   json?: boolean;
   model?: string;
+  detector?: string;
   celebrity?: string;
   by: CelebrityMode;
 }
@@ -29,6 +30,7 @@ export function registerMatchCommand(program: Command, config: Config): void {
     .option('--out <path>', 'where to write the picture: a file for one photo, a folder for several')
     .option('--json', 'one JSON object per photo per line on stdout')
     .addOption(modelOption())
+    .addOption(detectorOption())
     .option('--celebrity <name>', 'instead of photos: the other people of the index who look most like this one')
     .addOption(new Option('--by <how>', "with --celebrity: compare the person's average face (mean) or their closest pair of faces (best)").choices(['mean', 'best']).default('mean'))
     .action(async (photos: string[], opts: MatchCliOptions, command: Command) => {
@@ -46,7 +48,13 @@ export function registerMatchCommand(program: Command, config: Config): void {
         process.exitCode = 2;
         return;
       }
-      const engine = await tryOpenEngine({ dataDir: dataDirOf(command), modelsDir: config.modelsDir, device: config.device, model: opts.model });
+      const engine = await tryOpenEngine({
+        dataDir: dataDirOf(command),
+        modelsDir: config.modelsDir,
+        device: config.device,
+        model: opts.model,
+        detector: opts.detector,
+      });
       if (!engine.ok) {
         report(photos, opts, () => engine);
         process.exitCode = 2;

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { Config } from '../../config.ts';
+import { convertBlazeFace } from '../../jobs/convertBlazeFace.ts';
 import { convertFaceRecognitionNet } from '../../jobs/convertFaceRecognitionNet.ts';
 import { convertVggFace } from '../../jobs/convertVggFace.ts';
 import { KerasWeightsError } from '../../jobs/kerasWeights.ts';
@@ -10,10 +11,12 @@ export function registerModelCommands(program: Command, config: Config): void {
 
   model
     .command('convert-default')
-    .description("convert face-api.js's FaceRecognitionNet weights (npm package @vladmandic/face-api) to ONNX")
+    .description("install the default models: face-api.js's FaceRecognitionNet (npm package @vladmandic/face-api) converted to ONNX, and the BlazeFace face detector")
     .action(async () => {
       const converted = await convertFaceRecognitionNet({ modelsDir: config.modelsDir });
       say(`Wrote ${converted.file}`);
+      const detector = await convertBlazeFace({ modelsDir: config.modelsDir });
+      say(`Wrote ${detector.file}`);
     });
 
   model

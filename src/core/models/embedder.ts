@@ -1,9 +1,11 @@
+import type { FaceTemplate } from '../align.ts';
 import type { RgbImage } from '../types.ts';
 
 /**
- * Where the model's crop sits relative to a Haar-cascade box: a margin on every side (a fraction of
- * the box side) and a downward shift (a fraction of the box height). The cascade's box sits higher
- * and tighter than the face chips a model was trained on; measured per model.
+ * Where the model's crop sits relative to a Haar-cascade box, for faces found without keypoints: a
+ * margin on every side (a fraction of the box side) and a downward shift (a fraction of the box
+ * height). The cascade's box sits higher and tighter than the face chips a model was trained on;
+ * measured per model.
  */
 export interface FaceFraming {
   margin: number;
@@ -23,7 +25,9 @@ export interface FaceEmbedder {
   readonly descriptor: string;
   /** Length of the descriptor. */
   readonly dims: number;
-  /** How to frame a detected face for this model (see FaceFraming). */
+  /** Where the face's keypoints go in the model's chip: faces with keypoints are aligned to it (align.ts). */
+  readonly template: FaceTemplate;
+  /** How to frame a face found without keypoints (the Haar cascade's) for this model (see FaceFraming). */
   readonly framing: FaceFraming;
   /**
    * Cosine at or below which the shown similarity is 0 %; 1 maps to 100 %. Each model spreads

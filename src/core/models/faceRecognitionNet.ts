@@ -2,6 +2,7 @@ import type { Device } from '../../config.ts';
 import { InferenceError } from '../errors.ts';
 import { createSession, runFloat32, type ExecutionProvider } from '../runtime/ort.ts';
 import type { RgbImage } from '../types.ts';
+import type { FaceTemplate } from '../align.ts';
 import type { FaceEmbedder } from './embedder.ts';
 import { verifyModel } from './manifest.ts';
 
@@ -45,6 +46,20 @@ export function toNchwBatch(crops: readonly RgbImage[], size: number): Float32Ar
   return out;
 }
 
+/**
+ * dlib's face chip, which the network was trained on: get_face_chip_details(shape, 150, 0.25) maps
+ * dlib's mean face shape (dlib/image_transforms/interpolation.h) into the chip with a padding of
+ * 0.25 of the face on each side, so a mean-face point p lands at (p + 0.25) / 1.5 of the chip. Eyes:
+ * the mean of each eye's six points (36-41, 42-47); nose: the tip (30); mouth: the mean of the inner
+ * lip (60-67).
+ */
+export const DLIB_CHIP_TEMPLATE: FaceTemplate = Object.freeze({
+  rightEye: { x: (0.225492 + 0.25) / 1.5, y: (0.21599 + 0.25) / 1.5 },
+  leftEye: { x: (0.754761 + 0.25) / 1.5, y: (0.21599 + 0.25) / 1.5 },
+  nose: { x: (0.490127 + 0.25) / 1.5, y: (0.515625 + 0.25) / 1.5 },
+  mouth: { x: (0.490126 + 0.25) / 1.5, y: (0.799073 + 0.25) / 1.5 },
+});
+
 export interface FaceRecognitionNetEmbedder extends FaceEmbedder {
   /** The execution provider ORT runs on. */
   readonly provider: ExecutionProvider;
@@ -71,8 +86,9 @@ export async function load(opts: LoadOptions): Promise<FaceRecognitionNetEmbedde
     inputSize: INPUT_SIZE,
     descriptor: String(DIMS),
     dims: DIMS,
-    // Swept on deepface_pairs.csv and leave-one-out retrieval over shared/faces/people (README,
-    // "Accuracy"): margin 0.2 gave AUC 0.958 / top-1 0.82; margin 0.1 shifted 5 % down, 1.000 / 0.956.
+    template: DLIB_CHIP_TEMPLATE,
+    // For Haar boxes. Swept on deepface_pairs.csv and leave-one-out retrieval over shared/faces/people
+    // (README, "Accuracy"): margin 0.2 gave AUC 0.958 / top-1 0.82; margin 0.1 shifted 5 % down, 1.000 / 0.956.
     framing: { margin: 0.1, shiftY: 0.05 },
     // Unrelated faces score cosine 0.80-0.93 with this model, the same person about 0.93 and up.
     similarityFloor: 0.75,

@@ -3,6 +3,7 @@ import { ConfigError, InferenceError, ModelLoadError } from '../errors.ts';
 import { createSession, runFloat32, type ExecutionProvider, type SessionOptions } from '../runtime/ort.ts';
 import { l2Normalise } from '../similarity.ts';
 import type { RgbImage } from '../types.ts';
+import type { FaceTemplate } from '../align.ts';
 import type { FaceEmbedder } from './embedder.ts';
 import { toNchwBatch } from './faceRecognitionNet.ts';
 import { verifyModel, type ModelEntry } from './manifest.ts';
@@ -32,6 +33,13 @@ export interface LoadOptions {
   intraOpThreads?: number;
   graphOptimization?: SessionOptions['graphOptimization'];
 }
+
+const VGG_FACE_TEMPLATE: FaceTemplate = Object.freeze({
+  rightEye: { x: 0.32, y: 0.4 },
+  leftEye: { x: 0.68, y: 0.4 },
+  nose: { x: 0.5, y: 0.58 },
+  mouth: { x: 0.5, y: 0.75 },
+});
 
 export interface VggFaceEmbedder extends FaceEmbedder {
   readonly provider: ExecutionProvider;
@@ -83,6 +91,10 @@ export async function load(opts: LoadOptions): Promise<VggFaceEmbedder> {
     // Not measured: that needs the real weights, which cannot be downloaded here. deepface, whose
     // VGG-Face accuracy figures the issue quotes, feeds the OpenCV Haar box as it is; so do we.
     framing: { margin: 0, shiftY: 0 },
+    // Also a placeholder: VGG-Face was trained on loose detector boxes, not aligned chips. This puts
+    // the eyes and mouth where they fall in a Haar box taken as it is (eyes at 40 % of the height,
+    // 36 % of the side apart), upright.
+    template: VGG_FACE_TEMPLATE,
     // Also unmeasured. fc7 follows a ReLU, so its cosines already lie in 0..1; sweep this on the
     // shared pairs once real weights are converted, as was done for the default model.
     similarityFloor: 0,

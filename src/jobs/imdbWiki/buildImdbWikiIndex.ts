@@ -1,13 +1,14 @@
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Device } from '../../config.ts';
+import { DEFAULT_DETECTOR, type DetectorName } from '../../core/detect/detector.ts';
 import { indexDir } from '../../core/engine.ts';
 import { Gallery, type FaceSource } from '../../core/gallery.ts';
 import { fail, ok, type Result } from '../../core/result.ts';
 import { logger } from '../../log.ts';
 import { THUMBNAIL_SIZE } from '../buildIndex.ts';
 import { FacePool } from '../pool/facePool.ts';
-import type { FaceTaskResult, ModelInfo } from '../pool/messages.ts';
+import { galleryInfoOf, type FaceTaskResult, type ModelInfo } from '../pool/messages.ts';
 import { emptyTimings, type FaceTask, type StageTimings } from '../pool/prepareFace.ts';
 import { histogram, writeBuildInfo, type ImdbWikiBuildInfo } from './buildInfo.ts';
 import { Checkpoint, type CheckpointRecord, type RecordIndex } from './checkpoint.ts';
@@ -33,6 +34,8 @@ export interface ImdbWikiBuildOptions extends PlanOptions {
   dataDir: string;
   modelsDir: string;
   model?: string;
+  /** Face detector (default: the CNN, DEFAULT_DETECTOR). */
+  detector?: DetectorName;
   descriptor?: string;
   device?: Device;
   /** Continue from a checkpoint of the same build (default true); false discards any checkpoint. */
@@ -140,6 +143,7 @@ export async function buildImdbWikiIndex(opts: ImdbWikiBuildOptions): Promise<Re
     maxPerIdentity: opts.maxPerIdentity ?? null,
     model: opts.model ?? 'default',
     descriptor: opts.descriptor ?? null,
+    detector: opts.detector ?? DEFAULT_DETECTOR,
     thumbnailSize: THUMBNAIL_SIZE,
     decodeMaxSide,
   };
@@ -184,6 +188,7 @@ async function runBuild(
   if (tasks.length > 0) {
     const pool = await FacePool.start({
       model: opts.model ?? 'default',
+      detector: opts.detector ?? DEFAULT_DETECTOR,
       descriptor: opts.descriptor,
       modelsDir: opts.modelsDir,
       device: opts.device ?? 'auto',
@@ -268,7 +273,7 @@ async function runBuild(
 
   if (!info) {
     // Every row was checkpointed by an earlier run that stopped before it wrote the model's details.
-    const pool = await FacePool.start({ model: opts.model ?? 'default', descriptor: opts.descriptor, modelsDir: opts.modelsDir, device: opts.device ?? 'auto', workers: 1, prepare: { thumbnailSize: THUMBNAIL_SIZE, decodeMaxSide: ctx.decodeMaxSide } });
+    const pool = await FacePool.start({ model: opts.model ?? 'default', detector: opts.detector ?? DEFAULT_DETECTOR, descriptor: opts.descriptor, modelsDir: opts.modelsDir, device: opts.device ?? 'auto', workers: 1, prepare: { thumbnailSize: THUMBNAIL_SIZE, decodeMaxSide: ctx.decodeMaxSide } });
     if (!pool.ok) return pool;
     info = pool.value.info;
     await pool.value.close();
@@ -312,7 +317,7 @@ async function writeGallery(
   const target = indexDir(dataDir);
   const building = `${target}.building-${process.pid}`;
   rmSync(building, { recursive: true, force: true });
-  const gallery = Gallery.create(building, { modelId: info.modelId, descriptor: info.descriptor, dims: info.dims }, faceRows.length);
+  const gallery = Gallery.create(building, galleryInfoOf(info), faceRows.length);
   const faces: ImdbWikiBuildInfo['faces'] = { row: [], faceScore: [], gender: [], age: [] };
   try {
     for (const entry of faceRows) {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Device } from '../../config.ts';
+import type { DetectorName } from '../../core/detect/detector.ts';
 import { ConfigError, IndexCorruptError, InferenceError, ModelLoadError } from '../../core/errors.ts';
 import { fail, ok, type Result } from '../../core/result.ts';
 // sharp (libvips) must be loaded by the main thread before any worker loads it: libvips keeps
@@ -21,6 +22,7 @@ const log = logger('face-pool');
 
 export interface FacePoolOptions {
   model: string;
+  detector: DetectorName;
   descriptor?: string;
   modelsDir: string;
   device: Device;
@@ -105,6 +107,7 @@ export class FacePool {
     const count = Math.max(1, opts.workers ?? availableParallelism());
     const init: WorkerInit = {
       model: opts.model,
+      detector: opts.detector,
       descriptor: opts.descriptor,
       modelsDir: opts.modelsDir,
       device: opts.device,
@@ -148,7 +151,7 @@ export class FacePool {
       throw new Error(`face worker sent ${problem.type} before it was ready`);
     }
     const info = (first[0] as Extract<FromWorker, { type: 'ready' }>).info;
-    log.info({ workers: count, model: info.modelId }, 'face pool ready');
+    log.info({ workers: count, model: info.modelId, detector: info.detector }, 'face pool ready');
     const pool = new FacePool(workers, info);
     // Each worker keeps a core busy: a libvips operation spread over every core only adds hand-overs.
     pool.vipsConcurrency = sharp.concurrency();

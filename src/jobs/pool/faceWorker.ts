@@ -1,12 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
-import type { FaceEmbedder } from '../../core/models/embedder.ts';
+import { loadDetector } from '../../core/detect/detector.ts';
+import { alignmentOf, type FacePipeline } from '../../core/faces.ts';
 import { loadModel, type ModelLoadOptions } from '../../core/models/registry.ts';
 import type { FailureCode } from '../../core/result.ts';
 import { emptyTimings, prepareFace, type FaceTask, type PreparedFace, type StageTimings } from './prepareFace.ts';
 import type { FaceTaskResult, FromWorker, ToWorker, WorkerInit } from './messages.ts';
 
-// One worker of the face pool: its own model session (one ORT thread), its own OpenCV runtime, and
+// One worker of the face pool: its own detector and model sessions (one ORT thread each), and
 // batches of images in, descriptors and thumbnails out. Started by facePool.ts.
 
 const port = parentPort;
@@ -16,7 +17,7 @@ const post = (message: FromWorker) => port.postMessage(message);
 
 type Prepared = { key: number; face: PreparedFace } | { key: number; code: FailureCode; message: string };
 
-let model: FaceEmbedder | undefined;
+let pipeline: FacePipeline | undefined;
 
 async function start(): Promise<void> {
   const options: ModelLoadOptions = {
@@ -25,22 +26,32 @@ async function start(): Promise<void> {
     descriptor: init.descriptor,
     intraOpThreads: init.intraOpThreads,
   };
+  const detector = await loadDetector(init.detector, options);
+  if (!detector.ok) {
+    post({ type: 'failed', failure: detector.error });
+    return;
+  }
   const loaded = await loadModel(init.model, options);
   if (!loaded.ok) {
+    await detector.value.dispose();
     post({ type: 'failed', failure: loaded.error });
     return;
   }
-  model = loaded.value;
-  post({ type: 'ready', info: { modelId: model.id, descriptor: model.descriptor, dims: model.dims, inputSize: model.inputSize } });
+  pipeline = { detector: detector.value, embedder: loaded.value };
+  const m = loaded.value;
+  post({
+    type: 'ready',
+    info: { modelId: m.id, descriptor: m.descriptor, dims: m.dims, inputSize: m.inputSize, detector: detector.value.name, alignment: alignmentOf(detector.value.name) },
+  });
 }
 
 async function runBatch(id: number, tasks: FaceTask[]): Promise<void> {
-  const m = model!;
+  const p = pipeline!;
   const timings = emptyTimings();
-  const prepared = await prepareAll(tasks, m, timings);
-  const faces = prepared.filter((p): p is { key: number; face: PreparedFace } => 'face' in p);
+  const prepared = await prepareAll(tasks, p, timings);
+  const faces = prepared.filter((x): x is { key: number; face: PreparedFace } => 'face' in x);
   const t = performance.now();
-  const descriptors = faces.length > 0 ? await m.predict(faces.map((f) => f.face.crop)) : [];
+  const descriptors = faces.length > 0 ? await p.embedder.predict(faces.map((f) => f.face.crop)) : [];
   timings.embed += performance.now() - t;
   const byKey = new Map<number, FaceTaskResult>();
   faces.forEach(({ key, face }, i) => {
@@ -50,20 +61,20 @@ async function runBatch(id: number, tasks: FaceTask[]): Promise<void> {
   post({ type: 'batch', id, results: tasks.map((task) => byKey.get(task.key)!), timings });
 }
 
-async function prepareAll(tasks: FaceTask[], m: FaceEmbedder, timings: StageTimings): Promise<Prepared[]> {
+async function prepareAll(tasks: FaceTask[], p: FacePipeline, timings: StageTimings): Promise<Prepared[]> {
   const out: Prepared[] = new Array(tasks.length);
   let next = 0;
   const lane = async () => {
     while (next < tasks.length) {
       const i = next++;
-      out[i] = await prepareOne(tasks[i]!, m, timings);
+      out[i] = await prepareOne(tasks[i]!, p, timings);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, init.concurrency) }, lane));
   return out;
 }
 
-async function prepareOne(task: FaceTask, m: FaceEmbedder, timings: StageTimings): Promise<Prepared> {
+async function prepareOne(task: FaceTask, p: FacePipeline, timings: StageTimings): Promise<Prepared> {
   const t = performance.now();
   let bytes: Buffer;
   try {
@@ -76,7 +87,7 @@ async function prepareOne(task: FaceTask, m: FaceEmbedder, timings: StageTimings
   } finally {
     timings.read += performance.now() - t;
   }
-  const prepared = await prepareFace(bytes, task, m, init.prepare, timings);
+  const prepared = await prepareFace(bytes, task, p, init.prepare, timings);
   if (!prepared.ok) return { key: task.key, code: prepared.error.code, message: prepared.error.message };
   return { key: task.key, face: prepared.value };
 }
@@ -88,7 +99,8 @@ const ready = start();
 port.on('message', (message: ToWorker) => {
   if (message.type === 'stop') {
     queue = queue.then(async () => {
-      await model?.dispose();
+      await pipeline?.embedder.dispose();
+      await pipeline?.detector.dispose();
       port.close();
     });
     return;

@@ -1,5 +1,7 @@
 import type { Device } from '../../config.ts';
-import type { FaceSource } from '../../core/gallery.ts';
+import type { DetectorName } from '../../core/detect/detector.ts';
+import type { Alignment } from '../../core/faces.ts';
+import type { FaceSource, GalleryInfo } from '../../core/gallery.ts';
 import type { Failure, FailureCode } from '../../core/result.ts';
 import type { Box } from '../../core/types.ts';
 import type { FaceTask, PrepareOptions, StageTimings } from './prepareFace.ts';
@@ -8,6 +10,7 @@ import type { FaceTask, PrepareOptions, StageTimings } from './prepareFace.ts';
 
 export interface WorkerInit {
   model: string;
+  detector: DetectorName;
   descriptor?: string;
   modelsDir: string;
   device: Device;
@@ -23,6 +26,13 @@ export interface ModelInfo {
   descriptor: string;
   dims: number;
   inputSize: number;
+  detector: DetectorName;
+  alignment: Alignment;
+}
+
+/** What an index records of the pipeline that built it. */
+export function galleryInfoOf(info: ModelInfo): GalleryInfo {
+  return { modelId: info.modelId, descriptor: info.descriptor, dims: info.dims, detector: info.detector, alignment: info.alignment };
 }
 
 export type FaceTaskResult =

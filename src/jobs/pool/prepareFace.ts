@@ -1,19 +1,17 @@
 import { decodeImage } from '../../core/decode.ts';
-import { DEFAULT_DETECT_OPTIONS, detectFaces } from '../../core/detect.ts';
-import { cropForDisplay, cropForModel } from '../../core/faces.ts';
+import { chipForModel, cropForDisplay, type FacePipeline } from '../../core/faces.ts';
 import type { FaceSource } from '../../core/gallery.ts';
-import type { FaceEmbedder } from '../../core/models/embedder.ts';
 import { ok, type Result } from '../../core/result.ts';
 import { sharp } from '../../core/runtime/sharp.ts';
 import type { Box, DetectedFace, RgbImage } from '../../core/types.ts';
 import { faceInCrop, type FaceLocation } from '../imdbWiki/faceLocation.ts';
 import { decodeBounded } from './boundedDecode.ts';
 
-// One image of an index build: decode, find the face, cut the model's crop and the thumbnail.
-// The face is found as the engine finds faces in a user's photo (core detectFaces, largest first), so
-// gallery and query descriptors come from the same framing. A dataset crop that says where its face
-// is (IMDB-WIKI's face_location) narrows the cascade's search to faces of about that size, and is the
-// face itself where the cascade finds none.
+// One image of an index build: decode, find the face, cut the model's chip and the thumbnail.
+// The face is found as the engine finds faces in a user's photo (the same detector, largest face
+// first), so gallery and query descriptors come from the same alignment. A dataset crop that says
+// where its face is (IMDB-WIKI's face_location) picks the detected face there, and is the face
+// itself, framed by its box, where the detector finds none.
 
 export interface FaceTask {
   /** Caller's id for the image (a row number, a list position); results carry it back. */
@@ -57,20 +55,15 @@ export function addTimings(into: StageTimings, more: StageTimings): void {
   for (const k of Object.keys(into) as (keyof StageTimings)[]) into[k] += more[k];
 }
 
-/**
- * The cascade is asked for faces at least this fraction of the expected face's side: its box runs
- * brow to lip, tighter than the dataset detector's, and people tilt their heads.
- */
+/** A detected face counts as the dataset's face when its centre lies inside the dataset's box grown by this much. */
+const EXPECTED_BOX_GROWTH = 0.25;
+/** The dataset's face is looked for down to this fraction of its box's side (heads tilt, boxes differ). */
 const EXPECTED_FACE_FRACTION = 0.4;
-/** Never look for faces smaller than the core's default nor demand larger than a quarter of the image. */
-const MIN_FACE_FRACTION_RANGE = [0.05, 0.25] as const;
-/** Crops smaller than this are still enlarged for the cascade: their face must span a few 24 px windows. */
-const MIN_WORKING_SIZE = 200;
 
 export async function prepareFace(
   bytes: Uint8Array,
   task: FaceTask,
-  model: FaceEmbedder,
+  pipeline: FacePipeline,
   opts: PrepareOptions,
   timings: StageTimings,
 ): Promise<Result<PreparedFace>> {
@@ -95,45 +88,32 @@ export async function prepareFace(
   const expectedBox = expected ? scaleBox(expected.box, 1 / scale, image) : null;
   let found: DetectedFace | undefined;
   if (expectedBox) {
-    // The dataset found one face of about this size near the middle. The cascade need not look for
-    // faces much smaller, nor enlarge a small crop to find them (the scan's cost follows the size it
-    // scans: a 250 px crop costs half as much scanned as it is as enlarged to 480 px), nor scan a
-    // padded copy when the crop's own margin gives it context (only when it finds nothing). A
-    // detection only counts if it is centred within the expected box, which stands in for the second
-    // cascade's check on false positives.
-    const long = Math.max(image.width, image.height);
-    const [lo, hi] = MIN_FACE_FRACTION_RANGE;
-    const minFaceFraction = Math.min(hi, Math.max(lo, (EXPECTED_FACE_FRACTION * Math.min(expectedBox.width, expectedBox.height)) / long));
-    const workingSize = Math.min(DEFAULT_DETECT_OPTIONS.workingSize, Math.max(MIN_WORKING_SIZE, long));
-    const near = grow(expectedBox, 0.25);
-    const pick = (faces: DetectedFace[]) => faces.find((f) => centreInside(f.box, near));
-    const hinted = { minFaceFraction, workingSize, verify: false };
-    found = pick(await detectFaces(image, { ...hinted, padRetry: false }));
-    if (!found) found = pick(await detectFaces(image, { ...hinted, padRetry: true }));
+    // The dataset found one face of about this size near the middle: the largest detection centred
+    // within that box is it (a crop's margin can hold a neighbour's face too).
+    const near = grow(expectedBox, EXPECTED_BOX_GROWTH);
+    const faces = await pipeline.detector.detect(image, {
+      maxFaces: 4,
+      minFaceSize: Math.max(20, EXPECTED_FACE_FRACTION * Math.min(expectedBox.width, expectedBox.height)),
+    });
+    found = faces.find((f) => centreInside(f.box, near));
   } else {
-    [found] = await detectFaces(image);
+    [found] = await pipeline.detector.detect(image, { maxFaces: 1 });
   }
   timings.detect += performance.now() - t;
-  let box: Box;
-  let source: FaceSource;
+  let face: { box: Box; source: FaceSource; keypoints?: DetectedFace['keypoints'] };
   if (found) {
-    box = found.box;
-    source = found.source;
+    face = found;
   } else if (expectedBox && expected) {
-    box = expectedBox;
-    source = expected.source;
+    face = { box: expectedBox, source: expected.source };
   } else {
     return { ok: false, error: { code: 'no_face', message: 'no face found' } };
   }
 
   t = performance.now();
-  const [crop, thumb] = await Promise.all([
-    cropForModel(image, box, model),
-    cropForDisplay(image, box, opts.thumbnailSize),
-  ]);
+  const [crop, thumb] = await Promise.all([chipForModel(image, face, pipeline.embedder), cropForDisplay(image, face.box, opts.thumbnailSize)]);
   const thumbnail = await thumbnailJpeg(thumb);
   timings.crop += performance.now() - t;
-  return ok({ box: scaleBox(box, scale, original), source, crop, thumbnail });
+  return ok({ box: scaleBox(face.box, scale, original), source: face.source, crop, thumbnail });
 }
 
 function scaleBox(b: Box, factor: number, bounds: { width: number; height: number }): Box {

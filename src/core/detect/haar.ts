@@ -1,6 +1,6 @@
-import { sharp } from './runtime/sharp.ts';
-import { loadHaarCascade, type GreyImage, type HaarCascade } from './runtime/opencv.ts';
-import type { Box, DetectedFace, RgbImage } from './types.ts';
+import { sharp } from '../runtime/sharp.ts';
+import { loadHaarCascade, type GreyImage, type HaarCascade } from '../runtime/opencv.ts';
+import type { Box, DetectedFace, RgbImage } from '../types.ts';
 
 // Haar cascade face detection. The cascade runs on a small grey copy (its cost grows with the pixel
 // count, and a 24x24 window needs no more), each hit is confirmed by a second, differently trained
@@ -59,7 +59,7 @@ const WHOLE_IMAGE_MAX_ASPECT = 1.4;
 /** ...and grey standard deviation at least this (a blank or nearly flat picture is no face). */
 const WHOLE_IMAGE_MIN_STDDEV = 20;
 
-export async function detectFaces(image: RgbImage, opts?: Partial<DetectOptions>): Promise<DetectedFace[]> {
+export async function detectFacesHaar(image: RgbImage, opts?: Partial<DetectOptions>): Promise<DetectedFace[]> {
   const o: DetectOptions = { ...DEFAULT_DETECT_OPTIONS, ...opts };
   const [cascade, verifier] = await Promise.all([
     loadHaarCascade(FRONTAL_FACE_CASCADE, o.cascadeDir),
@@ -210,3 +210,4 @@ async function looksLikeTightCrop(image: RgbImage): Promise<boolean> {
   const stdev = stats.channels[0]?.stdev ?? 0;
   return stdev >= WHOLE_IMAGE_MIN_STDDEV;
 }
+

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { detectFaces, mergeOverlapping } from '../src/core/detect.ts';
+import { detectFacesHaar as detectFaces, mergeOverlapping } from '../src/core/detect/haar.ts';
 import { readImageFile } from '../src/core/decode.ts';
 import { ModelLoadError } from '../src/core/errors.ts';
 import { haarcascadesDir, openCvHeapMark } from '../src/core/runtime/opencv.ts';
@@ -73,7 +73,7 @@ test('group photos give several faces, largest first, no duplicates', async () =
     assertWellFormed(faces, image);
     assert.ok(faces.length >= atLeast, `${file}: ${faces.length} faces, expected at least ${atLeast}`);
     assert.ok(faces.length <= atLeast + 3, `${file}: ${faces.length} faces is too many`);
-    assert.ok(faces.every((f) => f.source === 'cascade'));
+    assert.ok(faces.every((f: DetectedFace) => f.source === 'cascade'));
   }
 });
 

@@ -1,0 +1,164 @@
+import { KEYPOINTS, SIZE_MULTIPLE, type BlazeFaceModel } from '../models/blazeFace.ts';
+import { sharp } from '../runtime/sharp.ts';
+import type { DetectedFace, FaceKeypoints, Point, RgbImage } from '../types.ts';
+import { blendOverlapping, dropNested, type Candidate } from './blend.ts';
+
+// Every face of a photo with BlazeFace. The network sees faces of a fixed band of sizes (about
+// FACE_BAND px at its input), so the photo is scanned as a pyramid: first whole at a small scale
+// (large faces), then at twice the scale, and so on, each level one run over the whole picture
+// (the graph's input size is free). A level is only run when it could find a face that still
+// matters: smaller than the previous levels could see, but at least minFaceSize pixels and, for a
+// caller that asks, at least relativeMinFace of the largest face found so far. Detections from all
+// levels are blended where they overlap (blend.ts).
+
+export interface BlazeFaceOptions {
+  /** Score (0..1) a face needs. */
+  minScore: number;
+  /** Smallest face side looked for, in image pixels. */
+  minFaceSize: number;
+  /**
+   * Stop looking for faces smaller than this fraction of the largest one found (0: every face). A
+   * chat reply shows the few largest faces; a background face a quarter their size is not one of them.
+   */
+  relativeMinFace: number;
+  /** The caller keeps at most this many faces (largest first); finer levels stop once they cannot change which. */
+  maxFaces: number;
+  /** A level never enlarges the photo more than this. */
+  maxUpscale: number;
+  /** A level's input is at most this many pixels (bounds time and memory on huge photos). */
+  maxLevelPixels: number;
+  /**
+   * Score a face needs at a level after the first that enlarges the photo. Enlarged pixels are smooth,
+   * and the network reads faces into smooth textures: every false face scoring over 0.7 on the
+   * face-free patches (tests/fixtures) came from such a level, up to 0.83.
+   */
+  minScoreEnlarged: number;
+}
+
+export const DEFAULT_BLAZEFACE_OPTIONS: Readonly<BlazeFaceOptions> = Object.freeze({
+  minScore: 0.75,
+  minFaceSize: 20,
+  relativeMinFace: 0,
+  maxFaces: Infinity,
+  maxUpscale: 2,
+  maxLevelPixels: 4_000_000,
+  minScoreEnlarged: 0.85,
+});
+
+/** Face sides, in network-input pixels, the full-range model finds reliably (measured: bench/detect.ts). */
+export const FACE_BAND = { min: 28, max: 200 } as const;
+/** Long side of the first level: the whole photo, a face filling it stays inside FACE_BAND. */
+const FIRST_LEVEL_SIDE = 192;
+/** Grey border around each level (input pixels): a face cut by the photo's edge keeps some context. */
+const BORDER = 16;
+/** Overlapping detections (intersection over union) blended into one, as MediaPipe does. */
+const BLEND_IOU = 0.3;
+/** A detection with more than this share of its area inside a larger face is part of that face. */
+const MAX_INSIDE = 0.4;
+
+interface Level {
+  scale: number;
+  width: number;
+  height: number;
+  /** Canvas: content plus border, rounded up to SIZE_MULTIPLE. */
+  canvasWidth: number;
+  canvasHeight: number;
+}
+
+function levelAt(scale: number, image: { width: number; height: number }): Level {
+  const width = Math.max(1, Math.round(image.width * scale));
+  const height = Math.max(1, Math.round(image.height * scale));
+  const round = (n: number) => Math.ceil((n + 2 * BORDER) / SIZE_MULTIPLE) * SIZE_MULTIPLE;
+  return { scale, width, height, canvasWidth: round(width), canvasHeight: round(height) };
+}
+
+/** The pyramid's scales, coarse to fine: each doubles the last, the finest sees faces of minFaceSize. */
+export function pyramid(image: { width: number; height: number }, o: BlazeFaceOptions): Level[] {
+  const long = Math.max(image.width, image.height);
+  const first = Math.min(FIRST_LEVEL_SIDE / long, o.maxUpscale);
+  const finest = Math.min(o.maxUpscale, Math.max(first, FACE_BAND.min / o.minFaceSize));
+  const levels = [levelAt(first, image)];
+  for (let scale = first * 2; ; scale *= 2) {
+    const last = levels[levels.length - 1]!.scale;
+    if (last >= finest) break;
+    // The finest level is exactly what minFaceSize needs; one barely finer than the last is not worth its run.
+    const next = Math.min(scale, finest);
+    if (next < last * 1.25) break;
+    const level = levelAt(next, image);
+    if (level.canvasWidth * level.canvasHeight > o.maxLevelPixels) break;
+    levels.push(level);
+  }
+  return levels;
+}
+
+/** The level's pixels, scaled and bordered, as the network's NHWC floats in [-1, 1]. */
+async function levelInput(image: RgbImage, level: Level): Promise<Float32Array> {
+  const right = level.canvasWidth - level.width - BORDER;
+  const bottom = level.canvasHeight - level.height - BORDER;
+  const { data } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .resize(level.width, level.height, { fit: 'fill' })
+    .extend({ top: BORDER, left: BORDER, right, bottom, background: { r: 128, g: 128, b: 128 } })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = data[i]! / 127.5 - 1;
+  return out;
+}
+
+const KEYPOINT_NAMES = ['rightEye', 'leftEye', 'nose', 'mouth', 'rightEar', 'leftEar'] as const satisfies readonly (keyof FaceKeypoints)[];
+
+function toFace(c: Candidate, image: { width: number; height: number }): DetectedFace | undefined {
+  const x0 = Math.max(0, Math.round(c.x0));
+  const y0 = Math.max(0, Math.round(c.y0));
+  const x1 = Math.min(image.width, Math.round(c.x1));
+  const y1 = Math.min(image.height, Math.round(c.y1));
+  if (x1 <= x0 || y1 <= y0) return undefined;
+  const keypoints = Object.fromEntries(KEYPOINT_NAMES.map((name, k) => [name, c.keypoints[k]!])) as unknown as FaceKeypoints;
+  return { box: { x: x0, y: y0, width: x1 - x0, height: y1 - y0 }, source: 'blazeface', score: c.score, keypoints };
+}
+
+const side = (c: Candidate) => Math.max(c.x1 - c.x0, c.y1 - c.y0);
+
+/** Whether a finer level could still change the answer, given what the levels so far found. */
+function worthFiner(found: Candidate[], seenDownTo: number, o: BlazeFaceOptions): boolean {
+  if (seenDownTo <= o.minFaceSize) return false;
+  if (found.length === 0) return true;
+  const sides = found.map(side).sort((a, b) => b - a);
+  if (seenDownTo <= o.relativeMinFace * sides[0]!) return false;
+  // Every face still unseen is smaller than seenDownTo: it cannot displace the maxFaces largest.
+  return !(sides.length >= o.maxFaces && sides[o.maxFaces - 1]! >= seenDownTo);
+}
+
+export async function detectFacesBlazeFace(model: BlazeFaceModel, image: RgbImage, opts?: Partial<BlazeFaceOptions>): Promise<DetectedFace[]> {
+  const o: BlazeFaceOptions = { ...DEFAULT_BLAZEFACE_OPTIONS, ...opts };
+  return finish(await scan(model, image, o, pyramid(image, o)), image, o);
+}
+
+function finish(found: Candidate[], image: RgbImage, o: BlazeFaceOptions): DetectedFace[] {
+  return found
+    .filter((c) => side(c) >= o.minFaceSize * 0.8)
+    .map((c) => toFace(c, image))
+    .filter((f): f is DetectedFace => f !== undefined)
+    .sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
+}
+
+/** Runs the levels coarse to fine and blends what they find, stopping when finer levels cannot matter. */
+async function scan(model: BlazeFaceModel, image: RgbImage, o: BlazeFaceOptions, levels: Level[]): Promise<Candidate[]> {
+  const candidates: Candidate[] = [];
+  let found: Candidate[] = [];
+  for (const [i, level] of levels.entries()) {
+    const minScore = i > 0 && level.scale > 1 ? Math.max(o.minScore, o.minScoreEnlarged) : o.minScore;
+    const raw = await model.predict(await levelInput(image, level), level.canvasWidth, level.canvasHeight, minScore);
+    const toImage = (p: Point): Point => ({ x: (p.x - BORDER) / level.scale, y: (p.y - BORDER) / level.scale });
+    for (const d of raw) {
+      // A face bigger than the band is the coarser level's to find; here it would be a poor guess.
+      if (Math.max(d.width, d.height) > FACE_BAND.max * 1.25) continue;
+      const c0 = toImage({ x: d.cx - d.width / 2, y: d.cy - d.height / 2 });
+      const c1 = toImage({ x: d.cx + d.width / 2, y: d.cy + d.height / 2 });
+      candidates.push({ score: d.score, x0: c0.x, y0: c0.y, x1: c1.x, y1: c1.y, keypoints: d.keypoints.slice(0, KEYPOINTS).map(toImage) });
+    }
+    found = dropNested(blendOverlapping(candidates, BLEND_IOU), MAX_INSIDE);
+    if (!worthFiner(found, FACE_BAND.min / level.scale, o)) break;
+  }
+  return found;
+}
