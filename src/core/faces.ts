@@ -49,6 +49,20 @@ export function chipForModel(image: RgbImage, face: { box: Box; keypoints?: Face
 /** Faces shown to people (the reply picture, gallery thumbnails) get more room than the model's crop. */
 export const DISPLAY_MARGIN = 0.3;
 
+/**
+ * The square shown to people: the box with DISPLAY_MARGIN around it, moved and if need be shrunk to
+ * stay inside the photo, so that a face near an edge, or a tight face crop, shows photo instead of
+ * black bars. Only a face larger than the photo's short side is padded.
+ */
+export function displaySquare(box: Box, imageW: number, imageH: number): Box {
+  const side = Math.min(Math.round(Math.max(box.width, box.height) * (1 + 2 * DISPLAY_MARGIN)), Math.min(imageW, imageH));
+  const grown = Math.max(side, box.width, box.height);
+  const clamp = (start: number, length: number, limit: number) => Math.min(Math.max(0, start), Math.max(0, limit - length));
+  const x = clamp(Math.round(box.x + box.width / 2 - grown / 2), grown, imageW);
+  const y = clamp(Math.round(box.y + box.height / 2 - grown / 2), grown, imageH);
+  return { x, y, width: grown, height: grown };
+}
+
 export function cropForDisplay(image: RgbImage, box: Box, size: number): Promise<RgbImage> {
-  return cropFace(image, box, { size, margin: DISPLAY_MARGIN });
+  return cropFace(image, displaySquare(box, image.width, image.height), { size, margin: 0 });
 }

@@ -67,20 +67,21 @@ function weightedMean(cluster: readonly Candidate[], score: number): Candidate {
 }
 
 /**
- * Drops every candidate that lies mostly inside a larger one. Faces do not nest; a face much larger
- * than the band a pyramid level sees makes that level fire on its parts (an eye, a cheek).
+ * Drops every candidate that mostly overlaps a better one: more than maxInside of the smaller of the
+ * two lies inside the other. Faces do not nest; a face much larger than the band a pyramid level
+ * sees makes that level fire on its parts (an eye, a cheek), and a coarse level's vague blob can
+ * cover a face a finer level sees clearly. The better-scoring of the two is kept.
  */
 export function dropNested(candidates: readonly Candidate[], maxInside: number): Candidate[] {
   const area = (c: Candidate) => (c.x1 - c.x0) * (c.y1 - c.y0);
-  const bySize = [...candidates].sort((a, b) => area(b) - area(a));
   const kept: Candidate[] = [];
-  for (const c of bySize) {
-    const inside = (k: Candidate) => {
+  for (const c of [...candidates].sort((a, b) => b.score - a.score)) {
+    const overlap = (k: Candidate) => {
       const w = Math.min(k.x1, c.x1) - Math.max(k.x0, c.x0);
       const h = Math.min(k.y1, c.y1) - Math.max(k.y0, c.y0);
-      return w > 0 && h > 0 ? (w * h) / area(c) : 0;
+      return w > 0 && h > 0 ? (w * h) / Math.min(area(c), area(k)) : 0;
     };
-    if (kept.every((k) => inside(k) <= maxInside)) kept.push(c);
+    if (kept.every((k) => overlap(k) <= maxInside)) kept.push(c);
   }
   return kept;
 }
