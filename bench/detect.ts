@@ -1,23 +1,37 @@
+import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { loadConfig } from '../src/config.ts';
 import { readImageFile } from '../src/core/decode.ts';
-import { detectFaces, DEFAULT_DETECT_OPTIONS } from '../src/core/detect.ts';
-import { openCvHeapMark } from '../src/core/runtime/opencv.ts';
+import { DETECTORS, loadDetector, type DetectorName, type FaceSearch } from '../src/core/detect/detector.ts';
+import { sharp } from '../src/core/runtime/sharp.ts';
 import type { RgbImage } from '../src/core/types.ts';
-import { peopleDir, scenesDir } from '../tests/support/paths.ts';
+import { facesDir, peopleDir, repoRoot, scenesDir } from '../tests/support/paths.ts';
 import { median, timeMs } from './stats.ts';
 
-// Face detection over the shared photos: how many labelled single-person photos give a face, faces
-// per group photo, time per call at two sizes, and whether the OpenCV heap stays put over a long loop.
-// `node --import tsx bench/detect.ts [--loop 1000]` (2000 calls took 12 minutes on 2 busy cores)
+// The two face detectors side by side, in one run: how many of the labelled photos give a face, how
+// far the group photos are from their hand counts, false faces on the face-free patches, and time per
+// call on a tight crop, a 1080p photo and the largest group photos. BlazeFace is timed twice: finding
+// every face down to 20 px, and as `match` asks (the six largest faces, none under 0.3 of the largest).
+// `node --import tsx bench/detect.ts`
 
-export interface DetectBench {
-  options: typeof DEFAULT_DETECT_OPTIONS;
-  people: { photos: number; atLeastOne: number; moreThanOne: number; missed: string[]; multi: string[] };
-  scenes: Record<string, number>;
+export const MATCH_SEARCH: FaceSearch = { maxFaces: 6, relativeMinFace: 0.3 };
+
+export interface DetectorFigures {
+  detector: DetectorName;
+  peopleFound: number;
+  people: number;
+  /** Sum over the group photos of |faces found - faces counted|, and the photos off by more than one. */
+  sceneError: number;
+  scenesOffByMoreThanOne: string[];
+  patchesWithAFace: number;
+  patches: number;
+  /** Median ms per call, by picture. */
   msPerCall: Record<string, number>;
-  heap: { calls: number; before: { heapBytes: number; freeBlockAt: number }; after: { heapBytes: number; freeBlockAt: number } };
+  /** BlazeFace only: the same pictures as `match` searches them. */
+  msPerMatchCall?: Record<string, number>;
 }
 
 async function load(file: string): Promise<RgbImage> {
@@ -26,54 +40,96 @@ async function load(file: string): Promise<RgbImage> {
   return r.value;
 }
 
-export async function benchDetect(loopCalls = 1000, log: (line: string) => void = () => {}): Promise<DetectBench> {
+async function cut(image: RgbImage, [x, y, width, height]: readonly number[]): Promise<RgbImage> {
+  const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .extract({ left: x!, top: y!, width: width!, height: height! })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height };
+}
+
+const fixture = <T>(name: string): T => JSON.parse(readFileSync(path.join(repoRoot, 'tests/fixtures', name), 'utf8')) as T;
+
+/** The pictures timed, decoded beforehand: detection only. */
+export const TIMED = {
+  '150 px face crop': 'people/Kaley_Cuoco/faceapi_bbt__penny1.png',
+  '1920x1080 photo': 'people/Barack_Obama/face_recognition__obama-1080p.jpg',
+  '2000x1428 group (3 faces)': 'scenes/face_recognition__obama_and_biden.jpg',
+  '2280x1588 couple': 'scenes/deepface_tests__couple.jpg',
+  '1366x768 group (4 faces)': 'scenes/faceapi_bbt__bbt1.jpg',
+} as const;
+
+export async function benchDetect(rounds = 7, log: (line: string) => void = () => {}): Promise<DetectorFigures[]> {
+  const config = loadConfig({ ...process.env, LOOKALIKE_DEVICE: 'cpu' });
   const peopleFiles = (await readdir(peopleDir, { recursive: true })).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort();
-  const people = { photos: peopleFiles.length, atLeastOne: 0, moreThanOne: 0, missed: [] as string[], multi: [] as string[] };
-  for (const f of peopleFiles) {
-    const n = (await detectFaces(await load(path.join(peopleDir, f)))).length;
-    if (n >= 1) people.atLeastOne++;
-    else people.missed.push(f);
-    if (n > 1) {
-      people.moreThanOne++;
-      people.multi.push(`${f} (${n})`);
+  const { counts } = fixture<{ counts: Record<string, number> }>('scene-face-counts.json');
+  const { patches } = fixture<{ patches: { file: string; box: number[] }[] }>('face-free-patches.json');
+  const patchImages = await Promise.all(patches.map(async (p) => cut(await load(path.join(facesDir, p.file)), p.box)));
+  const timed = Object.fromEntries(await Promise.all(Object.entries(TIMED).map(async ([label, file]) => [label, await load(path.join(facesDir, file))] as const)));
+
+  const out: DetectorFigures[] = [];
+  for (const name of DETECTORS) {
+    const loaded = await loadDetector(name, { modelsDir: config.modelsDir, device: 'cpu' });
+    if (!loaded.ok) throw new Error(loaded.error.message);
+    const detector = loaded.value;
+    let peopleFound = 0;
+    for (const f of peopleFiles) if ((await detector.detect(await load(path.join(peopleDir, f)))).length > 0) peopleFound++;
+    let sceneError = 0;
+    const scenesOffByMoreThanOne: string[] = [];
+    for (const [file, expected] of Object.entries(counts)) {
+      const n = (await detector.detect(await load(path.join(scenesDir, file)))).length;
+      sceneError += Math.abs(n - expected);
+      if (Math.abs(n - expected) > 1) scenesOffByMoreThanOne.push(`${file} ${n}/${expected}`);
     }
+    let patchesWithAFace = 0;
+    for (const image of patchImages) if ((await detector.detect(image)).length > 0) patchesWithAFace++;
+
+    const time = async (search?: FaceSearch) => {
+      const ms: Record<string, number> = {};
+      for (const [label, image] of Object.entries(timed)) {
+        await detector.detect(image, search);
+        const times: number[] = [];
+        for (let i = 0; i < rounds; i++) times.push((await timeMs(() => detector.detect(image, search)))[0]);
+        ms[label] = Math.round(median(times) * 10) / 10;
+      }
+      return ms;
+    };
+    const figures: DetectorFigures = {
+      detector: name,
+      peopleFound,
+      people: peopleFiles.length,
+      sceneError,
+      scenesOffByMoreThanOne,
+      patchesWithAFace,
+      patches: patchImages.length,
+      msPerCall: await time(),
+      ...(name === 'blazeface' ? { msPerMatchCall: await time(MATCH_SEARCH) } : {}),
+    };
+    log(`${name}: ${JSON.stringify(figures)}`);
+    out.push(figures);
+    await detector.dispose();
   }
-  log(`people: ${people.atLeastOne}/${people.photos} with a face, ${people.moreThanOne} with more than one`);
+  return out;
+}
 
-  const scenes: Record<string, number> = {};
-  for (const f of (await readdir(scenesDir)).sort()) {
-    scenes[f] = (await detectFaces(await load(path.join(scenesDir, f)))).length;
-  }
-  log(`scenes: ${JSON.stringify(scenes)}`);
-
-  // ~640 px and ~2 MP, decoded beforehand: detection only.
-  const sized: Record<string, RgbImage> = {
-    '660x440': await load(path.join(peopleDir, 'deepface_person_04/deepface_tests__img62.jpg')),
-    '1920x1080 (2.1 MP)': await load(path.join(peopleDir, 'Barack_Obama/face_recognition__obama-1080p.jpg')),
-    '150x150 crop': await load(path.join(peopleDir, 'Kaley_Cuoco/faceapi_bbt__penny1.png')),
-  };
-  const msPerCall: Record<string, number> = {};
-  for (const [label, image] of Object.entries(sized)) {
-    await detectFaces(image);
-    const times: number[] = [];
-    for (let i = 0; i < 15; i++) times.push((await timeMs(() => detectFaces(image)))[0]);
-    msPerCall[label] = median(times);
-  }
-  log(`ms per call (median of 15): ${JSON.stringify(msPerCall)}`);
-
-  // Leak check: a small photo, so thousands of calls stay quick.
-  const small = await load(path.join(scenesDir, 'debian_packages__facereg.jpg'));
-  await detectFaces(small);
-  const before = await openCvHeapMark();
-  for (let i = 0; i < loopCalls; i++) await detectFaces(small);
-  const after = await openCvHeapMark();
-  log(`heap over ${loopCalls} calls: ${JSON.stringify(before)} -> ${JSON.stringify(after)}`);
-
-  return { options: DEFAULT_DETECT_OPTIONS, people, scenes, msPerCall, heap: { calls: loopCalls, before, after } };
+export function detectTable(figures: DetectorFigures[]): string {
+  const rows = figures.map((f) => {
+    const ms = Object.values(f.msPerCall).join(' / ');
+    const match = f.msPerMatchCall ? `; as match searches: ${Object.values(f.msPerMatchCall).join(' / ')}` : '';
+    return (
+      `| ${f.detector} | ${f.peopleFound}/${f.people} | ${f.sceneError}${f.scenesOffByMoreThanOne.length ? ` (off by more than one: ${f.scenesOffByMoreThanOne.join(', ')})` : ''} ` +
+      `| ${f.patchesWithAFace}/${f.patches} | ${ms}${match} |`
+    );
+  });
+  return [
+    `| detector | people photos with a face | group photos: faces off the hand counts | face-free patches with a face | ms per call: ${Object.keys(TIMED).join(' / ')} |`,
+    '|---|---|---|---|---|',
+    ...rows,
+  ].join('\n');
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const i = process.argv.indexOf('--loop');
-  const result = await benchDetect(i > 0 ? Number(process.argv[i + 1]) : 1000, console.log);
-  console.log(JSON.stringify(result, null, 1));
+  console.log(`machine: ${os.cpus()[0]?.model.trim()} x${os.availableParallelism()}, load ${os.loadavg()[0]!.toFixed(1)}`);
+  const figures = await benchDetect(7, console.log);
+  console.log(detectTable(figures));
 }

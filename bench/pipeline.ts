@@ -3,17 +3,17 @@ import path from 'node:path';
 import { loadConfig } from '../src/config.ts';
 import { composeReply } from '../src/core/compose.ts';
 import { decodeImage } from '../src/core/decode.ts';
-import { detectFaces } from '../src/core/detect.ts';
 import { tryOpenEngine } from '../src/core/engine.ts';
-import { cropFace } from '../src/core/faceCrop.ts';
-import { cropForModel } from '../src/core/faces.ts';
+import { chipForModel, cropForDisplay } from '../src/core/faces.ts';
 import { Gallery } from '../src/core/gallery.ts';
 import { listGalleryImages } from '../src/jobs/galleryFolder.ts';
-import { buildPeopleIndex } from '../tests/support/engine.ts';
+import { buildPeopleIndex, loadPipeline } from '../tests/support/engine.ts';
 import { peopleDir } from '../tests/support/paths.ts';
+import { MATCH_SEARCH } from './detect.ts';
 import { median, timeMs } from './stats.ts';
 
-// Time per stage over the shared photos, and the whole `match` (models loaded) on 1-2 MP photos.
+// Time per stage over the shared photos, and the whole `match` (models loaded) on 1-2.5 MP photos.
+// Detection is timed as `match` searches (MATCH_SEARCH); embed is the aligned chip and the model.
 
 export interface PipelineBench {
   photos: number;
@@ -30,10 +30,8 @@ export async function benchPipeline(): Promise<PipelineBench> {
   const galleryOpened = await Gallery.open(path.join(dataDir, 'index'));
   if (!galleryOpened.ok) throw new Error(galleryOpened.error.message);
   const gallery = galleryOpened.value;
-  const { loadModel } = await import('../src/core/models/registry.ts');
-  const loaded = await loadModel('default', { modelsDir: config.modelsDir, device: 'cpu' });
-  if (!loaded.ok) throw new Error(loaded.error.message);
-  const model = loaded.value;
+  const pipeline = await loadPipeline();
+  const model = pipeline.embedder;
 
   const t = { decode: [] as number[], detect: [] as number[], embed: [] as number[], search: [] as number[], compose: [] as number[] };
   const big: { bytes: Buffer; mp: number }[] = [];
@@ -44,16 +42,15 @@ export async function benchPipeline(): Promise<PipelineBench> {
     t.decode.push(decodeMs);
     const mp = (decoded.value.width * decoded.value.height) / 1e6;
     if (mp >= 1 && mp <= 2.5) big.push({ bytes, mp });
-    const [detectMs, faces] = await timeMs(() => detectFaces(decoded.value));
+    const [detectMs, faces] = await timeMs(() => pipeline.detector.detect(decoded.value, MATCH_SEARCH));
     t.detect.push(detectMs);
     const face = faces[0];
     if (!face) continue;
-    const crop = await cropForModel(decoded.value, face.box, model);
-    const [embedMs, [descriptor]] = await timeMs(() => model.predict([crop]));
+    const [embedMs, [descriptor]] = await timeMs(async () => model.predict([await chipForModel(decoded.value, face, model)]));
     t.embed.push(embedMs);
     const [searchMs, hits] = await timeMs(() => gallery.search(descriptor!, 5));
     t.search.push(searchMs);
-    const tile = await cropFace(decoded.value, face.box, { size: 320 });
+    const tile = await cropForDisplay(decoded.value, face.box, 320);
     const match = { name: hits[0]!.name, similarity: hits[0]!.similarity, face: tile };
     const [composeMs] = await timeMs(() => composeReply([{ userFace: tile, best: match, runnersUp: [match, match, match, match] }]));
     t.compose.push(composeMs);
@@ -66,7 +63,7 @@ export async function benchPipeline(): Promise<PipelineBench> {
       if (result.ok) e2e.push(ms);
     }
   }
-  await Promise.all([engine.close(), model.dispose()]);
+  await Promise.all([engine.close(), pipeline.dispose()]);
   return {
     photos: t.decode.length,
     stagesMs: {
