@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../src/config.ts';
 import { readImageFile } from '../src/core/decode.ts';
 import { DETECTORS, loadDetector, type DetectorName, type FaceSearch } from '../src/core/detect/detector.ts';
+import { matchSearch } from '../src/core/engine.ts';
 import { sharp } from '../src/core/runtime/sharp.ts';
 import type { RgbImage } from '../src/core/types.ts';
 import { facesDir, peopleDir, repoRoot, scenesDir } from '../tests/support/paths.ts';
@@ -14,10 +15,11 @@ import { median, timeMs } from './stats.ts';
 // The two face detectors side by side, in one run: how many of the labelled photos give a face, how
 // far the group photos are from their hand counts, false faces on the face-free patches, and time per
 // call on a tight crop, a 1080p photo and the largest group photos. BlazeFace is timed twice: finding
-// every face down to 20 px, and as `match` asks (the six largest faces, none under 0.3 of the largest).
+// every face down to 20 px, and as `match` asks (matchSearch: the six largest faces the detector is
+// about as sure of as its best, none under 0.3 of the largest's side).
 // `node --import tsx bench/detect.ts`
 
-export const MATCH_SEARCH: FaceSearch = { maxFaces: 6, relativeMinFace: 0.3 };
+export const MATCH_SEARCH: FaceSearch = matchSearch(6);
 
 export interface DetectorFigures {
   detector: DetectorName;

@@ -1,11 +1,10 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Gallery } from '../src/core/gallery.ts';
 import { decodeImage } from '../src/core/decode.ts';
-import { readFileSync } from 'node:fs';
 import { writeBadInputs } from './support/badInputs.ts';
 import { lookalike } from './support/cli.ts';
 import { peopleDir, scenesDir } from './support/paths.ts';
@@ -73,10 +72,14 @@ test('cli: --json gives one object per photo, failures included, and a non-zero 
 });
 
 test('cli: a group photo gives one face per person in it', async () => {
+  // Biden, Obama and a child beside them (not in the gallery); nothing for the raised hands or the streamers.
   const r = await lookalike(['match', path.join(scenesDir, 'face_recognition__obama_and_biden.jpg'), '--json', '--data', dataDir]);
   assert.equal(r.code, 0, r.stderr);
-  const names = JSON.parse(r.stdout).faces.map((f: { matches: { name: string }[] }) => f.matches[0]!.name).sort();
-  assert.deepEqual(names, ['Barack Obama', 'Joe Biden']);
+  const faces = JSON.parse(r.stdout).faces as { box: number[]; matches: { name: string }[] }[];
+  assert.equal(faces.length, 3);
+  assert.deepEqual(faces.slice(0, 2).map((f) => f.matches[0]!.name).sort(), ['Barack Obama', 'Joe Biden']);
+  const child = faces[2]!.box;
+  assert.ok(child[0]! > 1500 && child[1]! > 900, `the child's face at ${child.join(', ')}`);
 });
 
 test('cli: a missing index and a model mismatch each get one clear line', async () => {
@@ -93,4 +96,17 @@ test('cli: a missing index and a model mismatch each get one clear line', async 
   assert.equal(mismatch.code, 2);
   assert.match(mismatch.stderr, /built with model "vggface", not "default"/);
   assert.ok(existsSync(path.join(otherData, 'index', 'gallery.json')), 'a refused match changes nothing');
+
+  // An index from before the CNN detector records none: it was the Haar cascade's, and another is refused.
+  const haarData = path.join(work, 'haar');
+  const h = Gallery.create(path.join(haarData, 'index'), { modelId: 'default', descriptor: '128', dims: 4, detector: 'haar', alignment: 'box' });
+  h.add({ name: 'X', image: 'x.jpg', box: { x: 0, y: 0, width: 1, height: 1 }, source: 'cascade' }, new Float32Array([1, 0, 0, 0]));
+  await h.save();
+  const meta = path.join(haarData, 'index', 'gallery.json');
+  const { detector: _d, alignment: _a, ...old } = JSON.parse(readFileSync(meta, 'utf8'));
+  writeFileSync(meta, JSON.stringify(old));
+  const detectorMismatch = await lookalike(['match', heldOut.Simon_Helberg!, '--detector', 'blazeface', '--data', haarData]);
+  assert.equal(detectorMismatch.code, 2);
+  assert.match(detectorMismatch.stderr, /built with the haar face detector, not blazeface\. Match without --detector, or rebuild the index with --detector blazeface/);
+  assert.equal(detectorMismatch.stderr.trim().split('\n').length, 1);
 });

@@ -62,7 +62,7 @@ before(async () => {
     // Reach the workers and fail there: counted and skipped, never fatal.
     { person: 'Kaley_Cuoco', file: 'truncated.jpg', target: bad.corrupt_image },
     { person: 'Kaley_Cuoco', file: 'notes.jpg', target: bad.not_an_image },
-    // No face the cascade can find: the box comes from face_location.
+    // No face the detector can find: the box comes from face_location.
     { person: 'Nobody_Here', file: 'faceapi_bbt__white.png', target: path.join(scenesDir, 'faceapi_bbt__white.png') },
   );
   const tree = await writeImdbWikiTree(path.join(work, 'wiki_crop'), entries, 'wiki');
@@ -96,7 +96,7 @@ test('wiki build: each cleaning rule removes its row, bad files are counted and 
   assert.equal(wiki.faces, treeRows + 1);
   assert.equal(wiki.identities, Object.keys(WIKI_PEOPLE).length + 1);
   assert.equal(wiki.sources.metadata, 1, 'the blank image got its box from face_location');
-  assert.ok((wiki.sources.cascade ?? 0) >= treeRows - 1, JSON.stringify(wiki.sources));
+  assert.ok((wiki.sources.blazeface ?? 0) >= treeRows - 1, JSON.stringify(wiki.sources));
   assert.ok(!existsSync(checkpointDir(wikiData)), 'a finished build removes its checkpoint');
 
   const opened = await Gallery.open(indexDir(wikiData));

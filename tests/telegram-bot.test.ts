@@ -79,7 +79,7 @@ describe('look-alikes in private chats and groups', () => {
     withHarness({ engine }, async (h) => {
       const { emu } = h;
       const kim = emu.createUser({ firstName: 'Kim' });
-      const sent = await emu.sendPhoto(kim, emu.privateChat(kim), await readFile(path.join(scenesDir, 'face_recognition__obama_and_biden.jpg')));
+      const sent = await emu.sendPhoto(kim, emu.privateChat(kim), await readFile(path.join(scenesDir, 'face_recognition__two_people.jpg')));
       const answer = await answerTo(emu, sent);
       assert.equal(answer.method, 'sendPhoto', answer.text);
       const [header, ...rows] = answer.text!.split('\n');

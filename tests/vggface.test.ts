@@ -10,6 +10,7 @@ import { readModelsManifest } from '../src/core/models/manifest.ts';
 import { loadModel } from '../src/core/models/registry.ts';
 import { load as loadVggFace } from '../src/core/models/vggFace.ts';
 import { createSession, runFloat32 } from '../src/core/runtime/ort.ts';
+import { convertBlazeFace } from '../src/jobs/convertBlazeFace.ts';
 import { convertVggFace, MODEL_FILE, type ConvertVggFaceResult } from '../src/jobs/convertVggFace.ts';
 import { KerasWeightsError } from '../src/jobs/kerasWeights.ts';
 import { writeModelFile } from '../src/jobs/onnx/modelFile.ts';
@@ -55,6 +56,8 @@ before(async () => {
   models.keras2 = path.join(work, 'models-keras2');
   models.keras1 = path.join(work, 'models-keras1');
   convertedA = await convertVggFace({ file: h5.keras2, modelsDir: models.keras2, widths: WIDTHS_A });
+  // Index builds and matches through this folder need the face detector beside the model.
+  await convertBlazeFace({ modelsDir: models.keras2 });
   // The Keras-1 file goes through the op-for-op head (fc6..fc8 as convolutions) as well.
   convertedB = await convertVggFace({ file: h5.keras1, modelsDir: models.keras1, widths: WIDTHS_B, head: 'conv' });
 });
@@ -283,10 +286,10 @@ test('cli: index build --model vggface records model and descriptor; match follo
   const data = path.join(work, 'data-vgg');
   const built = await lookalike(['index', 'build', gallery, '--model', 'vggface', '--descriptor', '2622', '--data', data], env);
   assert.equal(built.code, 0, built.stderr);
-  assert.match(built.stderr, /Indexed 4 faces of 2 people .*\(model vggface, descriptor 2622\)/);
+  assert.match(built.stderr, /Indexed 4 faces of 2 people .*\(model vggface, descriptor 2622, detector blazeface\)/);
   const opened = await Gallery.open(path.join(data, 'index'));
   assert.ok(opened.ok);
-  assert.deepEqual(opened.value.info, { modelId: 'vggface', descriptor: '2622', dims: WIDTHS_A.fc8 });
+  assert.deepEqual(opened.value.info, { modelId: 'vggface', descriptor: '2622', dims: WIDTHS_A.fc8, detector: 'blazeface', alignment: 'keypoints' });
 
   const matched = await lookalike(['match', heldOut[0]!, '--json', '--top', '2', '--data', data], env);
   assert.equal(matched.code, 0, matched.stderr);

@@ -6,7 +6,7 @@ import { composeReply, type ComposeMatch, type ComposeRow } from './compose.ts';
 import { decodeImage } from './decode.ts';
 import type { FaceResult, LookalikeEngine, MatchOptions, MatchReport } from './engineTypes.ts';
 import { ConfigError } from './errors.ts';
-import { loadDetector } from './detect/detector.ts';
+import { loadDetector, type FaceSearch } from './detect/detector.ts';
 import { alignmentOf, cropForDisplay, describeFaces, type DescribedFace, type FacePipeline } from './faces.ts';
 import { Gallery, type GalleryHit } from './gallery.ts';
 import { loadModel } from './models/registry.ts';
@@ -46,6 +46,13 @@ const USER_FACE_SIZE = 320;
  * someone in the background, and not looking for such faces spares the detector its finest levels.
  */
 const MATCH_RELATIVE_MIN_FACE = 0.3;
+/**
+ * Faces the detector is less sure of than this below the photo's best are not shown: on the shared
+ * photos, faces score 0.88-0.97 and the false ones that pass the detector's threshold 0.75-0.83.
+ */
+const MATCH_SCORE_MARGIN = 0.1;
+/** How `match` searches a photo (and a video's frames) for faces. */
+export const matchSearch = (maxFaces: number): FaceSearch => ({ maxFaces, relativeMinFace: MATCH_RELATIVE_MIN_FACE, scoreMargin: MATCH_SCORE_MARGIN });
 
 class Engine implements LookalikeEngine {
   private readonly model: FacePipeline['embedder'];
@@ -73,7 +80,7 @@ class Engine implements LookalikeEngine {
 
   async matchImage(image: RgbImage, opts: MatchOptions = {}): Promise<Result<MatchReport>> {
     const top = opts.top ?? 5;
-    const faces = await describeFaces(image, this.pipeline, { maxFaces: opts.maxFaces ?? 6, relativeMinFace: MATCH_RELATIVE_MIN_FACE });
+    const faces = await describeFaces(image, this.pipeline, matchSearch(opts.maxFaces ?? 6));
     if (faces.length === 0) {
       return fail('no_face', 'No face found. Try a well-lit photo looking at the camera.');
     }
@@ -94,8 +101,7 @@ class Engine implements LookalikeEngine {
       {
         modelId: this.model.id,
         similarityFloor: this.model.similarityFloor,
-        describe: (image: RgbImage, maxFaces: number): Promise<DescribedFace[]> =>
-          describeFaces(image, this.pipeline, { maxFaces, relativeMinFace: MATCH_RELATIVE_MIN_FACE }),
+        describe: (image: RgbImage, maxFaces: number): Promise<DescribedFace[]> => describeFaces(image, this.pipeline, matchSearch(maxFaces)),
         search: (descriptor: Float32Array, top: number) => this.gallery.search(descriptor, top, { floor: this.model.similarityFloor }),
         compose: (rows) => this.compose(rows),
       },

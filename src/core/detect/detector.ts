@@ -21,6 +21,11 @@ export interface FaceSearch {
   relativeMinFace?: number;
   /** Smallest face side wanted, in pixels. */
   minFaceSize?: number;
+  /**
+   * Faces scoring more than this below the photo's best face are dropped (default: none are). A
+   * reply that shows a few faces wants only those the detector is about as sure of as its best.
+   */
+  scoreMargin?: number;
 }
 
 export interface FaceDetector {
@@ -54,9 +59,14 @@ export async function loadDetector(name: string, opts: DetectorLoadOptions): Pro
   const model = await loadBlazeFace(opts);
   return ok({
     name,
-    detect: async (image, search = {}) => {
+    detect: async (image, { scoreMargin, ...search } = {}) => {
       const defined = Object.fromEntries(Object.entries(search).filter(([, v]) => v !== undefined));
-      return (await detectFacesBlazeFace(model, image, { ...opts.blazeFace, ...defined })).slice(0, search.maxFaces ?? Infinity);
+      let faces = await detectFacesBlazeFace(model, image, { ...opts.blazeFace, ...defined });
+      if (scoreMargin !== undefined) {
+        const best = Math.max(...faces.map((f) => f.score!));
+        faces = faces.filter((f) => f.score! >= best - scoreMargin);
+      }
+      return faces.slice(0, search.maxFaces ?? Infinity);
     },
     dispose: () => model.dispose(),
   });

@@ -88,7 +88,7 @@ export async function* matchVideoStream(input: VideoInput, deps: VideoMatchDeps,
   }));
   // Faces seen in a single frame are mostly detector noise; draw them only when nothing else was seen.
   const drawn = ranked.filter((t, i) => (i === 0 || t.frames > 1) && searchTrack(t).length > 0).slice(0, o.maxCompositeRows);
-  const faces: FaceResult[] = drawn.map((t) => ({ box: t.sharpestBox, source: 'cascade', matches: searchTrack(t).map(toMatch) }));
+  const faces: FaceResult[] = drawn.map((t) => ({ box: t.sharpestBox, source: t.sharpestSource, matches: searchTrack(t).map(toMatch) }));
   const composite =
     opts.composite === false || drawn.length === 0
       ? null

@@ -1,16 +1,17 @@
 import { cosine, l2Normalise } from '../similarity.ts';
-import type { Box, RgbImage } from '../types.ts';
+import type { Box, DetectionSource, RgbImage } from '../types.ts';
 import { frameDifference, thumbnail, CUT_THRESHOLD } from './sceneCut.ts';
 import { laplacianVariance } from './sharpness.ts';
 
 // Faces followed from frame to frame. A face joins the track whose last box it overlaps and whose
-// descriptor it resembles; a face that jumped (a cut, fast motion) may still join on a very close
-// descriptor alone. Each track's descriptor is the mean of its normalised descriptors, normalised
+// descriptor it resembles; a face that jumped (a cut, fast motion) or came back after a while away
+// (the video cut to someone else) joins on a very close descriptor alone. Each track's descriptor is the mean of its normalised descriptors, normalised
 // again, so its match steadies as frames agree.
 
 export interface TrackedFace {
   box: Box;
   descriptor: Float32Array;
+  source: DetectionSource;
 }
 
 export interface TrackerOptions {
@@ -20,7 +21,7 @@ export interface TrackerOptions {
   farCosine: number;
   /** Overlap (IoU) that counts as the same place. */
   minIou: number;
-  /** Frames a track may go unseen before it is closed. */
+  /** Frames a track may go unseen before only a very close descriptor (farCosine) can continue it. */
   maxMissed: number;
 }
 
@@ -36,6 +37,7 @@ export class Track {
   sharpness = -1;
   sharpestFrame: RgbImage | null = null;
   sharpestBox: Box;
+  sharpestSource: DetectionSource;
   sharpestAt = 0;
   /** Bumped when the mean descriptor changes, so the caller searches again only then. */
   version = 0;
@@ -46,6 +48,7 @@ export class Track {
   ) {
     this.box = face.box;
     this.sharpestBox = face.box;
+    this.sharpestSource = face.source;
     this.sum = new Float32Array(face.descriptor.length);
   }
 
@@ -62,6 +65,7 @@ export class Track {
       this.sharpness = sharpness;
       this.sharpestFrame = frame;
       this.sharpestBox = face.box;
+      this.sharpestSource = face.source;
       this.sharpestAt = timeSec;
     }
   }
@@ -97,13 +101,13 @@ export class FaceTracker {
     this.lastThumb = thumb;
     if (cut) this.cuts++;
     const shot = this.cuts;
-    const open = this.tracks.filter((t) => frameIndex - t.lastSeen <= this.opts.maxMissed);
     const pairs: { face: number; track: Track; score: number }[] = [];
     faces.forEach((face, fi) => {
       const d = l2Normalise(face.descriptor);
-      for (const track of open) {
-        // Overlap with a box from another shot is chance.
-        const overlap = track.shot === shot ? iou(face.box, track.box) : 0;
+      for (const track of this.tracks) {
+        // Overlap with a box from another shot, or from long ago, is chance.
+        const recent = frameIndex - track.lastSeen <= this.opts.maxMissed;
+        const overlap = recent && track.shot === shot ? iou(face.box, track.box) : 0;
         const cos = cosine(d, track.descriptor);
         const fits = (overlap >= this.opts.minIou && cos >= this.opts.nearCosine) || cos >= this.opts.farCosine;
         if (fits) pairs.push({ face: fi, track, score: overlap + cos });

@@ -23,7 +23,8 @@ const IDENTITY = 'checkpoint.json';
 const HEADER = 8;
 const FACE = 1;
 const SKIP = 2;
-const SOURCES: readonly FaceSource[] = ['cascade', 'whole_image', 'metadata'];
+// Appended only: a record stores the position, and checkpoints written before keep their meaning.
+const SOURCES: readonly FaceSource[] = ['cascade', 'whole_image', 'metadata', 'blazeface'];
 
 export interface FaceRecord {
   kind: 'face';

@@ -26,15 +26,15 @@ async function start(): Promise<void> {
     descriptor: init.descriptor,
     intraOpThreads: init.intraOpThreads,
   };
-  const detector = await loadDetector(init.detector, options);
-  if (!detector.ok) {
-    post({ type: 'failed', failure: detector.error });
-    return;
-  }
   const loaded = await loadModel(init.model, options);
   if (!loaded.ok) {
-    await detector.value.dispose();
     post({ type: 'failed', failure: loaded.error });
+    return;
+  }
+  const detector = await loadDetector(init.detector, options);
+  if (!detector.ok) {
+    await loaded.value.dispose();
+    post({ type: 'failed', failure: detector.error });
     return;
   }
   pipeline = { detector: detector.value, embedder: loaded.value };
