@@ -57,8 +57,12 @@ describe('videos attached to /lookalike on Discord', () => {
     assert.equal(followup.embeds[0]?.title, 'You look like Lin Manuel Miranda');
     assert.equal(followup.files.length, 1);
     assert.equal((await sharp(followup.files[0]!.bytes).metadata()).format, 'jpeg');
-    // The leaderboard records it like a photo's result.
-    const board = await h.store.leaderboard('discord', guild.id);
+    // The leaderboard records it like a photo's result, just after the follow-up is sent.
+    let board = await h.store.leaderboard('discord', guild.id);
+    for (let i = 0; i < 50 && board.length === 0; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      board = await h.store.leaderboard('discord', guild.id);
+    }
     assert.deepEqual(board.map((e) => [e.userId, e.celebrity]), [[uma.id, 'Lin Manuel Miranda']]);
   });
 

@@ -73,6 +73,9 @@ function startWorker(init: WorkerInit, name: string): Worker {
   return new Worker(bootstrap, { eval: true, workerData: init, name });
 }
 
+/** How long a stopping worker may take to finish the batch it is running. */
+const STOP_GRACE_MS = 30_000;
+
 /** Batches queued on each worker: one running, one waiting. */
 const IN_FLIGHT_PER_WORKER = 2;
 
@@ -232,21 +235,24 @@ export class FacePool {
     });
   }
 
-  /** Stops the workers: politely when idle, at once (terminate) when batches are still running. */
+  /**
+   * Stops the workers: each skips its queued batches and exits after the one it is running (ending a
+   * thread in the middle of an inference would crash the process). One that has not exited after
+   * STOP_GRACE_MS, or that failed, is ended at once.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     sharp.concurrency(this.vipsConcurrency);
     await Promise.all(
-      this.workers.map(async ({ worker, inFlight }) => {
-        if (inFlight > 0 || this.failure) {
+      this.workers.map(async ({ worker }) => {
+        if (this.failure) {
           await worker.terminate();
           return;
         }
         const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
         worker.postMessage({ type: 'stop' } satisfies ToWorker);
-        // A worker that does not stop within a few seconds is ended.
-        const timer = setTimeout(() => void worker.terminate(), 5000);
+        const timer = setTimeout(() => void worker.terminate(), STOP_GRACE_MS);
         await exited;
         clearTimeout(timer);
       }),

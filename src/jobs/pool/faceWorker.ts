@@ -93,11 +93,16 @@ async function prepareOne(task: FaceTask, p: FacePipeline, timings: StageTimings
 }
 
 // Batches run one after another: the main thread keeps a second one queued so the worker never waits.
+// A stop skips the batches still queued and ends the worker after the one running: an inference
+// running on ONNX Runtime's threads must finish before the thread goes, or its completion would call
+// into a dead thread and take the process down.
 let queue = Promise.resolve();
+let stopping = false;
 const ready = start();
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'stop') {
+    stopping = true;
     queue = queue.then(async () => {
       await pipeline?.embedder.dispose();
       await pipeline?.detector.dispose();
@@ -107,7 +112,7 @@ port.on('message', (message: ToWorker) => {
   }
   queue = queue
     .then(() => ready)
-    .then(() => runBatch(message.id, message.tasks))
+    .then(() => (stopping ? undefined : runBatch(message.id, message.tasks)))
     .catch((err: unknown) => {
       const e = err instanceof Error ? err : new Error(String(err));
       post({ type: 'fatal', name: e.name, message: e.message, stack: e.stack });
