@@ -14,11 +14,14 @@ export interface FaceTemplate {
   mouth: Point;
 }
 
-/** The keypoints the fit uses, and how much each counts (eyes are the steadiest points a detector gives). */
+/**
+ * The keypoints the fit uses, and how much each counts. Measured on faces/people (d' over all pairs):
+ * eyes only 4.76, eyes and mouth 4.84, nose at half weight 4.88, all four alike 4.90.
+ */
 const FIT_POINTS = [
   ['rightEye', 1],
   ['leftEye', 1],
-  ['nose', 0.5],
+  ['nose', 1],
   ['mouth', 1],
 ] as const satisfies readonly (readonly [keyof FaceTemplate, number])[];
 

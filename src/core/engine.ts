@@ -45,7 +45,7 @@ const USER_FACE_SIZE = 320;
  * A reply shows a photo's few largest faces; a face under this fraction of the largest one's side is
  * someone in the background, and not looking for such faces spares the detector its finest levels.
  */
-const MATCH_RELATIVE_MIN_FACE = 0.3;
+const MATCH_RELATIVE_MIN_FACE = 0.4;
 /**
  * Faces the detector is less sure of than this below the photo's best are not shown: on the shared
  * photos, faces score 0.88-0.97 and the false ones that pass the detector's threshold 0.75-0.83.

@@ -73,22 +73,48 @@ function levelAt(scale: number, image: { width: number; height: number }): Level
   return { scale, width, height, canvasWidth: round(width), canvasHeight: round(height) };
 }
 
-/** The pyramid's scales, coarse to fine: each doubles the last, the finest sees faces of minFaceSize. */
+/** The scale of the first level: the whole photo, so that a face filling it still fits the band. */
+function firstScale(image: { width: number; height: number }, o: BlazeFaceOptions): number {
+  return Math.min(FIRST_LEVEL_SIDE / Math.max(image.width, image.height), o.maxUpscale);
+}
+
+/**
+ * The smallest face side (image pixels) still worth looking for, given the faces found so far:
+ * minFaceSize, a share of the largest face (relativeMinFace), and once maxFaces faces are known, the
+ * smallest of those (a smaller face cannot displace it).
+ */
+function smallestWanted(found: readonly Candidate[], o: BlazeFaceOptions): number {
+  const sides = found.map(side).sort((a, b) => b - a);
+  let wanted = o.minFaceSize;
+  if (sides.length > 0) wanted = Math.max(wanted, o.relativeMinFace * sides[0]!);
+  if (sides.length >= o.maxFaces) wanted = Math.max(wanted, sides[o.maxFaces - 1]!);
+  return wanted;
+}
+
+/**
+ * The next level's scale after one at `scale`, or null when no finer level can find a face still
+ * wanted. While nothing is found each level doubles the last (the band is wide enough that faces
+ * between two levels are seen by both). Once a face is found, the next level is the one that sees
+ * exactly the smallest wanted face: its band reaches 7 times higher, so when that is at least the
+ * largest face found, no level in between can add anything.
+ */
+function nextScale(scale: number, image: { width: number; height: number }, found: readonly Candidate[], o: BlazeFaceOptions): number | null {
+  const seenDownTo = FACE_BAND.min / scale;
+  const wanted = smallestWanted(found, o);
+  if (seenDownTo <= wanted) return null;
+  const largest = Math.max(0, ...found.map(side));
+  const coversLargest = largest > 0 && (FACE_BAND.max / FACE_BAND.min) * wanted >= largest;
+  const next = Math.min(coversLargest ? Infinity : 2 * scale, FACE_BAND.min / wanted, o.maxUpscale);
+  // One barely finer than the last is not worth its run.
+  if (next < scale * 1.15) return null;
+  const level = levelAt(next, image);
+  return level.canvasWidth * level.canvasHeight > o.maxLevelPixels ? null : next;
+}
+
+/** The levels a photo with no face in it is scanned at: the most any photo of its size costs. */
 export function pyramid(image: { width: number; height: number }, o: BlazeFaceOptions): Level[] {
-  const long = Math.max(image.width, image.height);
-  const first = Math.min(FIRST_LEVEL_SIDE / long, o.maxUpscale);
-  const finest = Math.min(o.maxUpscale, Math.max(first, FACE_BAND.min / o.minFaceSize));
-  const levels = [levelAt(first, image)];
-  for (let scale = first * 2; ; scale *= 2) {
-    const last = levels[levels.length - 1]!.scale;
-    if (last >= finest) break;
-    // The finest level is exactly what minFaceSize needs; one barely finer than the last is not worth its run.
-    const next = Math.min(scale, finest);
-    if (next < last * 1.25) break;
-    const level = levelAt(next, image);
-    if (level.canvasWidth * level.canvasHeight > o.maxLevelPixels) break;
-    levels.push(level);
-  }
+  const levels = [levelAt(firstScale(image, o), image)];
+  for (let next = nextScale(levels[0]!.scale, image, [], o); next !== null; next = nextScale(next, image, [], o)) levels.push(levelAt(next, image));
   return levels;
 }
 
@@ -120,19 +146,9 @@ function toFace(c: Candidate, image: { width: number; height: number }): Detecte
 
 const side = (c: Candidate) => Math.max(c.x1 - c.x0, c.y1 - c.y0);
 
-/** Whether a finer level could still change the answer, given what the levels so far found. */
-function worthFiner(found: Candidate[], seenDownTo: number, o: BlazeFaceOptions): boolean {
-  if (seenDownTo <= o.minFaceSize) return false;
-  if (found.length === 0) return true;
-  const sides = found.map(side).sort((a, b) => b - a);
-  if (seenDownTo <= o.relativeMinFace * sides[0]!) return false;
-  // Every face still unseen is smaller than seenDownTo: it cannot displace the maxFaces largest.
-  return !(sides.length >= o.maxFaces && sides[o.maxFaces - 1]! >= seenDownTo);
-}
-
 export async function detectFacesBlazeFace(model: BlazeFaceModel, image: RgbImage, opts?: Partial<BlazeFaceOptions>): Promise<DetectedFace[]> {
   const o: BlazeFaceOptions = { ...DEFAULT_BLAZEFACE_OPTIONS, ...opts };
-  const found = await scan(model, image, o, pyramid(image, o));
+  const found = await scan(model, image, o);
   const refined = await Promise.all(found.slice(0, MAX_REFINED).map((c) => refineRolled(model, image, c)));
   return finish([...refined, ...found.slice(MAX_REFINED)], image, o);
 }
@@ -142,7 +158,7 @@ const REFINE_MIN_ROLL = 8;
 /** Faces refined per photo (largest scores first): a reply shows a handful. */
 const MAX_REFINED = 8;
 /** Side of the upright copy, and the face's share of it. */
-const REFINE_SIZE = 256;
+const REFINE_SIZE = 160;
 const REFINE_FACE_SHARE = 0.45;
 
 /**
@@ -187,11 +203,12 @@ function finish(found: Candidate[], image: RgbImage, o: BlazeFaceOptions): Detec
 }
 
 /** Runs the levels coarse to fine and blends what they find, stopping when finer levels cannot matter. */
-async function scan(model: BlazeFaceModel, image: RgbImage, o: BlazeFaceOptions, levels: Level[]): Promise<Candidate[]> {
+async function scan(model: BlazeFaceModel, image: RgbImage, o: BlazeFaceOptions): Promise<Candidate[]> {
   const candidates: Candidate[] = [];
   let found: Candidate[] = [];
-  for (const [i, level] of levels.entries()) {
-    const minScore = i > 0 && level.scale > 1 ? Math.max(o.minScore, o.minScoreEnlarged) : o.minScore;
+  for (let scale: number | null = firstScale(image, o), first = true; scale !== null; first = false) {
+    const level = levelAt(scale, image);
+    const minScore = !first && level.scale > 1 ? Math.max(o.minScore, o.minScoreEnlarged) : o.minScore;
     const raw = await model.predict(await levelInput(image, level), level.canvasWidth, level.canvasHeight, minScore);
     const toImage = (p: Point): Point => ({ x: (p.x - BORDER) / level.scale, y: (p.y - BORDER) / level.scale });
     for (const d of raw) {
@@ -202,7 +219,7 @@ async function scan(model: BlazeFaceModel, image: RgbImage, o: BlazeFaceOptions,
       candidates.push({ score: d.score, x0: c0.x, y0: c0.y, x1: c1.x, y1: c1.y, keypoints: d.keypoints.slice(0, KEYPOINTS).map(toImage) });
     }
     found = dropNested(blendOverlapping(candidates, BLEND_IOU), MAX_INSIDE);
-    if (!worthFiner(found, FACE_BAND.min / level.scale, o)) break;
+    scale = nextScale(level.scale, image, found, o);
   }
   return found;
 }

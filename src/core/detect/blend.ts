@@ -67,21 +67,29 @@ function weightedMean(cluster: readonly Candidate[], score: number): Candidate {
 }
 
 /**
- * Drops every candidate that mostly overlaps a better one: more than maxInside of the smaller of the
- * two lies inside the other. Faces do not nest; a face much larger than the band a pyramid level
- * sees makes that level fire on its parts (an eye, a cheek), and a coarse level's vague blob can
- * cover a face a finer level sees clearly. The better-scoring of the two is kept.
+ * Resolves candidates that mostly overlap (more than maxInside of the smaller lies inside the other):
+ * faces do not nest. A face much larger than the band a pyramid level sees makes that level fire on
+ * its parts (an eye, a cheek), so the larger box is kept, unless the smaller scores clearly better
+ * (by SCORE_LEAD): then the larger is a vague blob around a face a finer level sees clearly.
  */
 export function dropNested(candidates: readonly Candidate[], maxInside: number): Candidate[] {
   const area = (c: Candidate) => (c.x1 - c.x0) * (c.y1 - c.y0);
   const kept: Candidate[] = [];
-  for (const c of [...candidates].sort((a, b) => b.score - a.score)) {
+  for (const c of [...candidates].sort((a, b) => area(b) - area(a))) {
     const overlap = (k: Candidate) => {
       const w = Math.min(k.x1, c.x1) - Math.max(k.x0, c.x0);
       const h = Math.min(k.y1, c.y1) - Math.max(k.y0, c.y0);
       return w > 0 && h > 0 ? (w * h) / Math.min(area(c), area(k)) : 0;
     };
-    if (kept.every((k) => overlap(k) <= maxInside)) kept.push(c);
+    const clashes = kept.filter((k) => overlap(k) > maxInside);
+    if (clashes.length === 0) kept.push(c);
+    else if (clashes.every((k) => c.score >= k.score + SCORE_LEAD)) {
+      for (const k of clashes) kept.splice(kept.indexOf(k), 1);
+      kept.push(c);
+    }
   }
   return kept;
 }
+
+/** How much better a nested box must score to replace the box around it. */
+const SCORE_LEAD = 0.1;
