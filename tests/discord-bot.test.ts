@@ -178,12 +178,7 @@ describe('bad inputs get an ephemeral reply with the error prefix', () => {
       ['a text file', { bytes: Buffer.from('not a photo\n'.repeat(20)), filename: 'notes.txt', contentType: 'text/plain' }, /isn't a photo I can read/],
       ['an SVG drawing', { bytes: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'), filename: 'a.svg', contentType: 'image/svg+xml' }, /isn't a photo I can read/],
       ['a file over 25 MB', { bytes: Buffer.alloc(25 * 1024 * 1024 + 1), filename: 'huge.jpg', contentType: 'image/jpeg' }, /over 25 MB/],
-      ['a video', { bytes: await readFile(path.join(videosDir, 'bbt_short.mp4')), filename: 'clip.mp4', contentType: 'video/mp4' }, /Videos and GIFs aren't supported yet/],
-      [
-        'a GIF',
-        { bytes: await sharp({ create: { width: 32, height: 32, channels: 3, background: '#c33' } }).gif().toBuffer(), filename: 'wave.gif', contentType: 'image/gif' },
-        /Videos and GIFs aren't supported yet/,
-      ],
+      ['a BMP, which the decoder cannot read', { bytes: Buffer.from('BM' + '\0'.repeat(60)), filename: 'old.bmp', contentType: '' }, /isn't a photo I can read/],
     ];
     for (const [what, file, text] of cases) {
       const answer = await send(file);
@@ -191,6 +186,19 @@ describe('bad inputs get an ephemeral reply with the error prefix', () => {
       assert.equal(answer.via, 'reply', `${what}: answered at once, not deferred`);
     }
     assert.equal(counted.calls, before, 'the engine never saw them');
+  });
+
+  test('a GIF or a video is watched by the real engine, not turned away as "not yet"', async () => {
+    const videosBefore = counted.videoCalls;
+    const gif = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#c33' } }).gif().toBuffer();
+    const ix = await h.emu.slashCommand(guild, gus, 'lookalike', { image: { file: { bytes: gif, filename: 'wave.gif', contentType: 'image/gif' } } });
+    const refusal = await h.emu.waitFor(() => h.emu.interactions.get(ix.id)!.answers.find((a) => a.via === 'followup'), { timeoutMs: 30_000, what: 'the answer' });
+    assert.ok(isRefusal(refusal, /couldn't find a face/), refusal.content);
+    assert.equal(counted.videoCalls, videosBefore + 1, 'the engine watched it');
+    assert.ok(
+      callsAbout(h.emu, ix.id).some((c) => c.method === 'PATCH' && (c.body as { content?: string } | undefined)?.content === 'Watching...'),
+      'the deferred reply said "Watching..."',
+    );
   });
 
   test('refused after looking: no face, and bytes that are not an image; the "thinking…" reply is removed', async () => {

@@ -226,6 +226,58 @@ describe('load', () => {
   });
 });
 
+describe('timeouts', () => {
+  test('a flood of slow requests that time out: never more matches running than the concurrency, every photo answered once', async () => {
+    const limits = { perUserRequests: 100, concurrency: 2, queueSize: 30, timeoutMs: 300 };
+    let running = 0;
+    let most = 0;
+    // A first stage slower than the timeout that does not look at the signal (as a long detection
+    // would not), then the real match with the request's signal.
+    const slow: LookalikeEngine = {
+      modelId: engine.modelId,
+      gallerySize: engine.gallerySize,
+      async match(bytes, opts) {
+        running++;
+        most = Math.max(most, running);
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 2000));
+          return await engine.match(bytes, opts);
+        } finally {
+          running--;
+        }
+      },
+      close: () => Promise.resolve(),
+    };
+    const h = await startHarness({ engine: slow, limits });
+    try {
+      const { emu } = h;
+      const photo = await selfie('Barack_Obama');
+      const sent: Message[] = [];
+      // Waves half a second apart: each arrives while the matches before it have timed out but not stopped.
+      for (let wave = 0; wave < 3; wave++) {
+        await emu.batch(async () => {
+          for (let i = 0; i < 4; i++) {
+            const user = emu.createUser({ firstName: `Flood${wave}${i}` });
+            sent.push(await emu.sendPhoto(user, emu.privateChat(user), photo));
+          }
+        });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      for (const m of sent) await answerTo(emu, m, 60_000);
+      await h.running.bot.drain();
+      while (running > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      for (const m of sent) {
+        const answers = answersTo(emu, m);
+        assert.equal(answers.length, 1, 'exactly one answer per photo');
+        assert.match(answers[0]!.text ?? '', /took too long|^You look like/);
+      }
+      assert.ok(most <= limits.concurrency, `${most} matches ran at once with LOOKALIKE_CONCURRENCY=${limits.concurrency}`);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('the bot as a user runs it: `lookalike bot telegram`', () => {
   const cli = path.join(repoRoot, 'bin', 'lookalike.js');
 
