@@ -14,6 +14,7 @@ import { openStore } from '../src/db/store.ts';
 import { peopleDir, repoRoot, scenesDir, videosDir } from './support/paths.ts';
 import { DiscordEmulator, type Answer, type PostedInteraction } from './support/discordEmulator.ts';
 import { brokenEngine, callsAbout, countingEngine, startDiscordHarness, type DiscordHarness } from './support/discordHarness.ts';
+import { assertNoSecrets } from './support/logs.ts';
 
 // The Discord bot end to end: the real discord.js Client against the emulated gateway and REST API, and
 // the real face engine on an index built from the shared photos of a few people, one photo of each held
@@ -541,6 +542,46 @@ describe('the bot as a user runs it: `lookalike bot discord`', () => {
       run.child.kill('SIGTERM');
       assert.equal(await run.exitCode(), 0, run.stderr());
       await emu.waitFor(() => emu.connectedShards.length === 0, { timeoutMs: 10_000, what: 'both shards disconnected' });
+    } finally {
+      run.kill();
+      await emu.close();
+    }
+  });
+
+  test('a reply Discord refuses is logged by its method, status and error id: no picture bytes, no token, no interaction token', async () => {
+    const emu = await DiscordEmulator.start();
+    const guild = emu.createGuild('Privacy');
+    const max = await emu.createUser({ username: 'max' });
+    await emu.addMember(guild, max);
+    const run = startCli(['bot', 'discord'], {
+      DISCORD_BOT_TOKEN: emu.token,
+      DISCORD_API_URL: emu.apiUrl,
+      DISCORD_GUILD_ID: guild.id,
+      LOOKALIKE_DATA_DIR: indexDataDir,
+      LOOKALIKE_DEVICE: 'cpu',
+      LOG_LEVEL: 'debug',
+    });
+    try {
+      await Promise.race([
+        emu.waitFor(() => (emu.guildCommands.get(guild.id)?.length ?? 0) > 0, { timeoutMs: 60_000, what: 'guild commands' }),
+        run.exited.then((code) => assert.fail(`the bot exited (${code}) before registering its commands:\n${run.stderr()}`)),
+      ]);
+      // The edit that carries the reply picture fails.
+      emu.injectError({ method: 'PATCH', route: /\/messages\/@original$/, status: 400 });
+      const ix = await emu.slashCommand(guild, max, 'lookalike', { image: { file: await photo('Angelina_Jolie') } });
+      const apology = await emu.waitFor(() => emu.interactions.get(ix.id)!.answers.find((a) => a.via === 'followup'), { timeoutMs: 60_000, what: 'the apology' });
+      const errorId = /mention error ([0-9a-f]+)/.exec(apology.content)?.[1];
+      assert.ok(errorId, `an apology with an error id: ${apology.content}`);
+      run.child.kill('SIGTERM');
+      assert.equal(await run.exitCode(), 0, run.stderr());
+      const log = run.stderr();
+      assertNoSecrets(log, [emu.token, ix.token]);
+      const line = log.split('\n').find((l) => l.includes(errorId));
+      assert.ok(line, `the error id is in the log:\n${log.slice(-3000)}`);
+      const entry = JSON.parse(line) as { err?: { method?: string; status?: number; path?: string } };
+      assert.equal(entry.err?.method, 'PATCH');
+      assert.equal(entry.err?.status, 400);
+      assert.match(entry.err?.path ?? '', /\/webhooks\/\d+\/\[token\]\/messages\/(@|%40)original$/);
     } finally {
       run.kill();
       await emu.close();

@@ -9,6 +9,7 @@ import { sharp } from '../src/core/runtime/sharp.ts';
 import { peopleDir, repoRoot, scenesDir } from './support/paths.ts';
 import type { ApiCall, Message } from './support/telegramEmulator.ts';
 import { TelegramEmulator } from './support/telegramEmulator.ts';
+import { assertNoSecrets } from './support/logs.ts';
 import { answerTo, answersTo, startHarness, withHarness } from './support/telegramHarness.ts';
 
 // The Telegram bot end to end with the real face engine: an index built from the shared photos of a
@@ -321,6 +322,36 @@ describe('the bot as a user runs it: `lookalike bot telegram`', () => {
       assert.ok(captionNames(answer.text, 'Johnny_Galecki'), `${answer.text}\n${run.stderr()}`);
       run.child.kill('SIGTERM');
       assert.equal(await run.exited, 0, run.stderr());
+    } finally {
+      if (run.child.exitCode === null) run.child.kill('SIGKILL');
+      await emu.close();
+    }
+  });
+
+  test('a reply picture Telegram refuses is logged by its method, code and error id: no image bytes, no token', async () => {
+    const emu = await TelegramEmulator.start();
+    const run = startCli({ TELEGRAM_BOT_TOKEN: emu.token, TELEGRAM_API_ROOT: emu.apiRoot, LOOKALIKE_DATA_DIR: indexDataDir, LOOKALIKE_DEVICE: 'cpu', LOG_LEVEL: 'debug' });
+    try {
+      await Promise.race([
+        emu.waitFor((c) => c.method === 'deleteWebhook', { timeoutMs: 60_000 }),
+        run.exited.then((code) => assert.fail(`the bot exited (${code}) before polling:\n${run.stderr()}`)),
+      ]);
+      emu.injectError({ method: 'sendPhoto', errorCode: 400, description: 'Bad Request: PHOTO_INVALID_DIMENSIONS' });
+      const uma = emu.createUser({ firstName: 'Uma' });
+      const sent = await emu.sendPhoto(uma, emu.privateChat(uma), await selfie('Barack_Obama'));
+      const apology = await answerTo(emu, sent, 60_000);
+      const errorId = /mention error ([0-9a-f]+)/.exec(apology.text ?? '')?.[1];
+      assert.ok(errorId, `an apology with an error id: ${apology.text}`);
+      run.child.kill('SIGTERM');
+      assert.equal(await run.exited, 0, run.stderr());
+      const log = run.stderr();
+      assertNoSecrets(log, [emu.token, emu.token.split(':')[1]!]);
+      const line = log.split('\n').find((l) => l.includes(errorId));
+      assert.ok(line, `the error id is in the log:\n${log.slice(-3000)}`);
+      const entry = JSON.parse(line) as { err?: { method?: string; code?: number; description?: string } };
+      assert.equal(entry.err?.method, 'sendPhoto');
+      assert.equal(entry.err?.code, 400);
+      assert.match(entry.err?.description ?? '', /PHOTO_INVALID_DIMENSIONS/);
     } finally {
       if (run.child.exitCode === null) run.child.kill('SIGKILL');
       await emu.close();
