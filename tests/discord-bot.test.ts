@@ -587,4 +587,29 @@ describe('the bot as a user runs it: `lookalike bot discord`', () => {
       await emu.close();
     }
   });
+
+  test('SIGTERM when the gateway is already gone: the process still ends within seconds', async () => {
+    const emu = await DiscordEmulator.start();
+    const guild = emu.createGuild('Gone');
+    const run = startCli(['bot', 'discord'], {
+      DISCORD_BOT_TOKEN: emu.token,
+      DISCORD_API_URL: emu.apiUrl,
+      DISCORD_GUILD_ID: guild.id,
+      LOOKALIKE_DATA_DIR: indexDataDir,
+      LOOKALIKE_DEVICE: 'cpu',
+    });
+    try {
+      await Promise.race([
+        emu.waitFor(() => (emu.guildCommands.get(guild.id)?.length ?? 0) > 0, { timeoutMs: 60_000, what: 'guild commands' }),
+        run.exited.then((code) => assert.fail(`the bot exited (${code}) before registering its commands:\n${run.stderr()}`)),
+      ]);
+      // Gateway and REST gone at once (a network cut, Discord down).
+      await emu.close();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      run.child.kill('SIGTERM');
+      assert.equal(await run.exitCode(15_000), 0, run.stderr());
+    } finally {
+      run.kill();
+    }
+  });
 });

@@ -357,4 +357,21 @@ describe('the bot as a user runs it: `lookalike bot telegram`', () => {
       await emu.close();
     }
   });
+
+  test('SIGTERM when the Bot API is gone: the process still ends within seconds', async () => {
+    const emu = await TelegramEmulator.start();
+    const run = startCli({ TELEGRAM_BOT_TOKEN: emu.token, TELEGRAM_API_ROOT: emu.apiRoot, LOOKALIKE_DATA_DIR: indexDataDir, LOOKALIKE_DEVICE: 'cpu' });
+    try {
+      await Promise.race([
+        emu.waitFor((c) => c.method === 'deleteWebhook', { timeoutMs: 60_000 }),
+        run.exited.then((code) => assert.fail(`the bot exited (${code}) before polling:\n${run.stderr()}`)),
+      ]);
+      await emu.close();
+      run.child.kill('SIGTERM');
+      const code = await Promise.race([run.exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 15_000).unref())]);
+      assert.equal(code, 0, run.stderr());
+    } finally {
+      if (run.child.exitCode === null) run.child.kill('SIGKILL');
+    }
+  });
 });
