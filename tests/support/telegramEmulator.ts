@@ -2,7 +2,7 @@ import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { BotCommand, Document, File as TgFile, PhotoSize, User, WebhookInfo } from 'telegraf/types';
 import { sharp } from '../../src/core/runtime/sharp.ts';
 import { EntityParseError, parseEntities, parseHtml, type MessageEntity } from './telegramText.ts';
@@ -170,6 +170,7 @@ export class TelegramEmulator {
   readonly bot: User;
   readonly calls: ApiCall[] = [];
   readonly downloads: DownloadRecord[] = [];
+  private readonly photoSizes = new Map<string, PhotoSize[]>();
   readonly commands = new Map<string, BotCommand[]>();
   private readonly downloadLimit: number;
   private readonly localFilesDir: string | undefined;
@@ -498,6 +499,17 @@ export class TelegramEmulator {
 
   private async storePhoto(bytes: Buffer): Promise<PhotoSize[]> {
     if (bytes.length === 0) throw bad('file must be non-empty');
+    // The same picture sent again reuses its stored sizes (as a forwarded photo keeps its file_id), so
+    // that a load test can send hundreds of photos in a few seconds.
+    const digest = createHash('sha1').update(bytes).digest('hex');
+    const cached = this.photoSizes.get(digest);
+    if (cached) return cached;
+    const sizes = await this.encodePhoto(bytes);
+    this.photoSizes.set(digest, sizes);
+    return sizes;
+  }
+
+  private async encodePhoto(bytes: Buffer): Promise<PhotoSize[]> {
     let meta;
     try {
       meta = await sharp(bytes).rotate().metadata();
