@@ -50,6 +50,7 @@ export async function benchDetect(loopCalls = 1000, log: (line: string) => void 
   const sized: Record<string, RgbImage> = {
     '660x440': await load(path.join(peopleDir, 'deepface_person_04/deepface_tests__img62.jpg')),
     '1920x1080 (2.1 MP)': await load(path.join(peopleDir, 'Barack_Obama/face_recognition__obama-1080p.jpg')),
+    '2000x1428 group': await load(path.join(scenesDir, 'face_recognition__obama_and_biden.jpg')),
     '150x150 crop': await load(path.join(peopleDir, 'Kaley_Cuoco/faceapi_bbt__penny1.png')),
   };
   const msPerCall: Record<string, number> = {};
