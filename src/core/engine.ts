@@ -73,6 +73,7 @@ class Engine implements LookalikeEngine {
   }
 
   async match(bytes: Uint8Array, opts: MatchOptions = {}): Promise<Result<MatchReport>> {
+    opts.signal?.throwIfAborted();
     const decoded = await decodeImage(bytes, { maxBytes: opts.maxBytes, maxPixels: opts.maxPixels });
     if (!decoded.ok) return decoded;
     return this.matchImage(decoded.value, opts);
@@ -80,7 +81,10 @@ class Engine implements LookalikeEngine {
 
   async matchImage(image: RgbImage, opts: MatchOptions = {}): Promise<Result<MatchReport>> {
     const top = opts.top ?? 5;
+    // A request that has timed out stops at the next stage, so its slot is free for the next one.
+    opts.signal?.throwIfAborted();
     const faces = await describeFaces(image, this.pipeline, matchSearch(opts.maxFaces ?? 6));
+    opts.signal?.throwIfAborted();
     if (faces.length === 0) {
       return fail('no_face', 'No face found. Try a well-lit photo looking at the camera.');
     }
@@ -90,6 +94,7 @@ class Engine implements LookalikeEngine {
       source: face.source,
       matches: hits.map(({ name, similarity, image, box }) => ({ name, similarity, image, box })),
     }));
+    opts.signal?.throwIfAborted();
     const composite = opts.composite === false ? null : await this.compose(searched.map(({ face, hits }) => ({ image, box: face.box, hits })));
     return ok({ faces: results, composite, modelId: this.model.id });
   }

@@ -40,6 +40,8 @@ export interface MatchOptions {
   /** Overrides of the decode limits (bytes, pixels). */
   maxBytes?: number;
   maxPixels?: number;
+  /** Stops the match between stages (decode, detect and describe, search, reply picture): it then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface LookalikeEngine {

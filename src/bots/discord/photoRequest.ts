@@ -3,8 +3,8 @@ import type { MatchReport } from '../../core/engineTypes.ts';
 import type { Result } from '../../core/result.ts';
 import { DownloadError, downloadUrl } from '../shared/download.ts';
 import { bestMatch, celebrityName } from '../shared/format.ts';
-import type { Admission } from '../shared/limits.ts';
-import { isOperatorFailure, newErrorId, internalErrorText } from '../shared/replies.ts';
+import type { Admitted } from '../shared/limits.ts';
+import { isOperatorFailure, reportInternalError } from '../shared/replies.ts';
 import { admitAndDefer } from './admit.ts';
 import type { DiscordBotDeps } from './deps.ts';
 import { recordResult } from './recordResult.ts';
@@ -32,21 +32,18 @@ export async function refuseAttachment(interaction: CommandInteraction, verdict:
   return true;
 }
 
-export async function requestLookalike(req: PhotoRequest, deps: DiscordBotDeps): Promise<void> {
-  const { interaction } = req;
-  const admission = await admitAndDefer(interaction, deps);
-  if (!admission) return;
-  deps.jobs.track(answer(req, admission, deps));
+export function requestLookalike(req: PhotoRequest, deps: DiscordBotDeps): Promise<void> {
+  return admitAndDefer(req.interaction, deps, (admitted) => answer(req, admitted, deps));
 }
 
-async function answer(req: PhotoRequest, admission: Extract<Admission, { status: 'ok' }>, deps: DiscordBotDeps): Promise<void> {
+async function answer(req: PhotoRequest, admission: Admitted, deps: DiscordBotDeps): Promise<void> {
   const { interaction } = req;
   const context = { interactionId: interaction.id, guildId: interaction.guildId, userId: interaction.user.id, source: req.source.kind };
   try {
     const outcome = await admission.run(async (signal): Promise<Result<MatchReport> | 'download_failed'> => {
       const bytes = await download(req.source, deps, signal);
       if (bytes === 'download_failed' || !bytes.ok) return bytes;
-      return deps.engine.match(bytes.value, { top: deps.runnersUp + 1, composite: true, maxBytes: deps.maxFileBytes });
+      return deps.engine.match(bytes.value, { top: deps.runnersUp + 1, composite: true, maxBytes: deps.maxFileBytes, signal });
     });
     if (outcome.status === 'timeout') {
       deps.log.warn(context, 'look-alike request timed out');
@@ -67,9 +64,7 @@ async function answer(req: PhotoRequest, admission: Extract<Admission, { status:
     });
     await recordResult(req.interaction, deps, celebrityName(best.name), best.similarity);
   } catch (err) {
-    const errorId = newErrorId();
-    deps.log.error({ err, errorId, ...context }, 'request failed');
-    await refuse(interaction, internalErrorText(errorId)).catch((sendErr: unknown) => deps.log.warn({ ...context, err: sendErr }, 'could not send the error reply'));
+    await refuse(interaction, reportInternalError(deps.log, err, context)).catch((sendErr: unknown) => deps.log.warn({ ...context, err: sendErr }, 'could not send the error reply'));
   }
 }
 

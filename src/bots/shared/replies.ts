@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { ACCEPTED_FORMATS_TEXT } from '../../core/decode.ts';
 import type { FailureCode } from '../../core/result.ts';
 import type { Logger } from '../../log.ts';
 
@@ -35,9 +36,10 @@ export function replyText(code: ReplyCode, details: ReplyDetails = {}): string {
       return "I couldn't find a face in that picture. Try a well-lit photo with your face looking at the camera.";
     case 'not_an_image':
     case 'unsupported_file':
-      return "That file isn't a photo I can read. Send a JPEG, PNG or WebP picture.";
+      return `That file isn't a photo I can read. Send a ${ACCEPTED_FORMATS_TEXT} picture.`;
     case 'video_not_supported':
-      return "Videos and GIFs aren't supported yet. Send a still photo (JPEG, PNG or WebP) for now.";
+      // Only for an engine without video matching (a test double); the real one watches videos.
+      return "I can't watch videos here. Send a still photo instead.";
     case 'corrupt_image':
       return 'That picture seems to be damaged. Could you send it again?';
     case 'not_a_video':

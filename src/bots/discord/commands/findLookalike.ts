@@ -3,9 +3,10 @@ import type { DiscordBotDeps } from '../deps.ts';
 import { judgeAttachment, pickMessageAttachment } from '../media.ts';
 import { refuseAttachment, requestLookalike } from '../photoRequest.ts';
 import { refuse } from '../respond.ts';
+import { requestVideoLookalike } from '../videoRequest.ts';
 import { discordReplyText } from '../texts.ts';
 
-// Apps → "Find look-alike" on any message with a picture attached. Discord hands the bot the message
+// Apps → "Find look-alike" on any message with a picture (or a video, or a GIF) attached. Discord hands the bot the message
 // with the interaction, so no message-content intent is needed.
 
 export const data = new ContextMenuCommandBuilder()
@@ -20,6 +21,7 @@ export async function execute(interaction: MessageContextMenuCommandInteraction,
     return;
   }
   const verdict = judgeAttachment(attachment, deps.maxFileBytes);
+  if (verdict.kind === 'video' && deps.engine.matchVideo) return requestVideoLookalike(interaction, verdict.source, deps);
   if (verdict.kind !== 'image') {
     await refuseAttachment(interaction, verdict, deps);
     return;

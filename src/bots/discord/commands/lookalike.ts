@@ -12,7 +12,7 @@ import { discordReplyText } from '../texts.ts';
 export const data = new SlashCommandBuilder()
   .setName('lookalike')
   .setDescription('Which celebrity do you look like? Give a photo, pick a member, or use your own avatar')
-  .addAttachmentOption((o) => o.setName('image').setDescription('A photo with a face (JPEG, PNG or WebP)'))
+  .addAttachmentOption((o) => o.setName('image').setDescription('A photo (JPEG, PNG, WebP, AVIF or TIFF), a video or a GIF, with a face'))
   .addUserOption((o) => o.setName('user').setDescription("Use this member's profile picture"))
   .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM);
 
