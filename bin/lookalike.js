@@ -15,6 +15,6 @@ if (!existsSync(entry)) {
   process.stderr.write('lookalike: not built yet. Run `npm run setup` (or `npm run build`) in the project folder first.\n');
   process.exit(2);
 }
-// Command-line jobs talk to a person: keep the log to warnings unless asked. The bots log at info.
-if (process.argv[2] !== 'bot') process.env.LOG_LEVEL ??= 'warn';
+// Command-line jobs talk to a person: keep the log to warnings unless asked. The bots and workers (services) log at info.
+if (process.argv[2] !== 'bot' && process.argv[2] !== 'worker') process.env.LOG_LEVEL ??= 'warn';
 await import(entry.href);

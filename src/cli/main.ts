@@ -5,6 +5,7 @@ import { registerDatasetCommands } from './commands/dataset.ts';
 import { registerIndexCommands } from './commands/index.ts';
 import { registerMatchCommand } from './commands/match.ts';
 import { registerModelCommands } from './commands/model.ts';
+import { registerWorkerCommand } from './commands/worker.ts';
 import { runCli } from './run.ts';
 
 // `lookalike`: the command line. Each command lives in its own file under commands/.
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   registerModelCommands(program, config);
   registerDatasetCommands(program, config);
   registerBotCommand(program, config);
+  registerWorkerCommand(program, config);
   return program;
 }
 

@@ -5,6 +5,7 @@ import { logger, type Logger } from '../../log.ts';
 import { BackgroundJobs } from '../shared/backgroundJobs.ts';
 import { RequestLimits, type LimitsOptions } from '../shared/limits.ts';
 import { reportInternalError } from '../shared/replies.ts';
+import { LocalRouter, type RequestRouter } from '../shared/router.ts';
 import { messageCommands, slashCommands, type Command } from './commands/index.ts';
 import { DISCORD_FILE_LIMIT_BYTES, type DiscordBotDeps } from './deps.ts';
 import { refuse } from './respond.ts';
@@ -18,6 +19,8 @@ export interface DiscordBotOptions {
   store: Store;
   /** Ready-made limits (shared with another bot in the same process) or options for new ones. */
   limits?: RequestLimits | Partial<LimitsOptions>;
+  /** Where admitted requests run; default: in this process, under `limits`. */
+  router?: RequestRouter;
   maxFileBytes?: number;
   runnersUp?: number;
   log?: Logger;
@@ -32,17 +35,25 @@ export interface DiscordBot {
   drain(): Promise<void>;
 }
 
-export function attachDiscordBot(client: Client, opts: DiscordBotOptions): DiscordBot {
+/** What the commands use, for a bot or for a worker answering the bot's requests (worker.ts). */
+export function discordBotDeps(opts: DiscordBotOptions): DiscordBotDeps {
   const log = opts.log ?? logger('discord');
-  const deps: DiscordBotDeps = {
+  const limits = opts.limits instanceof RequestLimits ? opts.limits : new RequestLimits(opts.limits);
+  return {
     engine: opts.engine,
     store: opts.store,
-    limits: opts.limits instanceof RequestLimits ? opts.limits : new RequestLimits(opts.limits),
+    limits,
+    router: opts.router ?? new LocalRouter(limits, log),
     jobs: new BackgroundJobs(),
     maxFileBytes: opts.maxFileBytes ?? DISCORD_FILE_LIMIT_BYTES,
     runnersUp: opts.runnersUp ?? 3,
     log,
   };
+}
+
+export function attachDiscordBot(client: Client, opts: DiscordBotOptions): DiscordBot {
+  const deps = discordBotDeps(opts);
+  const log = deps.log;
   const slash = new Map(slashCommands.map((c) => [c.data.name, c]));
   const message = new Map(messageCommands.map((c) => [c.data.name, c]));
   let accepting = true;

@@ -3,12 +3,15 @@ import type { Store } from '../../db/types.ts';
 import type { Logger } from '../../log.ts';
 import type { BackgroundJobs } from '../shared/backgroundJobs.ts';
 import type { RequestLimits } from '../shared/limits.ts';
+import type { RequestRouter } from '../shared/router.ts';
 
 /** What every command of the Discord bot may use; built once in bot.ts. */
 export interface DiscordBotDeps {
   engine: LookalikeEngine;
   store: Store;
   limits: RequestLimits;
+  /** Where admitted requests run: here, or on workers through the queue. */
+  router: RequestRouter;
   jobs: BackgroundJobs;
   /** Attachments above this are refused without downloading them. */
   maxFileBytes: number;

@@ -6,7 +6,8 @@ import { bestMatch, celebrityName } from '../shared/format.ts';
 import type { Admitted } from '../shared/limits.ts';
 import { isOperatorFailure, reportInternalError } from '../shared/replies.ts';
 import { admitAndDefer } from './admit.ts';
-import type { DiscordBotDeps } from './deps.ts';
+import { PLATFORM, type DiscordBotDeps } from './deps.ts';
+import { recordRefusal } from '../../metrics.ts';
 import { recordResult } from './recordResult.ts';
 import type { AttachmentVerdict, PhotoSource } from './media.ts';
 import { matchEmbed, REPLY_FILE_NAME, refuse } from './respond.ts';
@@ -28,15 +29,17 @@ const VERDICT_REPLIES = { video: 'video_not_supported', unsupported: 'unsupporte
 /** Refuses what an attachment's declared type and size rule out. True when it did. */
 export async function refuseAttachment(interaction: CommandInteraction, verdict: AttachmentVerdict, deps: DiscordBotDeps): Promise<boolean> {
   if (verdict.kind === 'image') return false;
+  recordRefusal(deps.log, PLATFORM, VERDICT_REPLIES[verdict.kind], { interactionId: interaction.id, guildId: interaction.guildId, userId: interaction.user.id });
   await refuse(interaction, discordReplyText(VERDICT_REPLIES[verdict.kind], { maxFileBytes: deps.maxFileBytes }));
   return true;
 }
 
 export function requestLookalike(req: PhotoRequest, deps: DiscordBotDeps): Promise<void> {
-  return admitAndDefer(req.interaction, deps, (admitted) => answer(req, admitted, deps));
+  return admitAndDefer(req.interaction, deps, (admitted) => answer(req, admitted, deps), { kind: 'photo', source: req.source, subject: req.subject });
 }
 
-async function answer(req: PhotoRequest, admission: Admitted, deps: DiscordBotDeps): Promise<void> {
+/** Downloads, matches and answers: in the bot's process, or on a worker (worker.ts). */
+export async function answer(req: PhotoRequest, admission: Admitted, deps: DiscordBotDeps): Promise<void> {
   const { interaction } = req;
   const context = { interactionId: interaction.id, guildId: interaction.guildId, userId: interaction.user.id, source: req.source.kind };
   try {

@@ -5,6 +5,7 @@ import { ConfigError } from '../../core/errors.ts';
 import type { Store } from '../../db/types.ts';
 import { logger } from '../../log.ts';
 import type { RequestLimits } from '../shared/limits.ts';
+import type { RequestRouter } from '../shared/router.ts';
 import { boundedStep, DISCONNECT_TIMEOUT_MS, serveUntilSignal, startBotService, stopBudgetMs, type BotService, type ServiceOptions } from '../shared/service.ts';
 import { attachDiscordBot, type DiscordBot } from './bot.ts';
 import { createDiscordClient } from './client.ts';
@@ -36,6 +37,8 @@ export interface DiscordRunDeps {
   engine: LookalikeEngine;
   store: Store;
   limits?: RequestLimits;
+  /** Where admitted requests run (the queue, for a front end); default: this process. */
+  router?: RequestRouter;
   /** Several shards in this one process (what `lookalike bot` does with DISCORD_SHARDS). */
   shardCount?: number | 'auto';
 }
@@ -63,7 +66,7 @@ export async function runDiscordBot(settings: DiscordSettings, deps: DiscordRunD
     ...(settings.cdnUrl ? { cdnUrl: settings.cdnUrl } : {}),
     ...(deps.shardCount !== undefined ? { shardCount: deps.shardCount } : {}),
   });
-  const bot = attachDiscordBot(client, { engine: deps.engine, store: deps.store, limits: deps.limits ?? settings.limits });
+  const bot = attachDiscordBot(client, { engine: deps.engine, store: deps.store, limits: deps.limits ?? settings.limits, ...(deps.router ? { router: deps.router } : {}) });
 
   let rejectStopped!: (err: Error) => void;
   let resolveStopped!: () => void;
@@ -140,7 +143,7 @@ export type DiscordService = BotService<RunningDiscordBot>;
 
 /** The engine on the data directory's index, the store, the bot: one process, one gateway connection (or one shard). */
 export function startDiscordService(opts: DiscordServiceOptions): Promise<DiscordService> {
-  return startBotService(opts, (deps) => runDiscordBot(opts.settings, deps), log);
+  return startBotService({ limits: opts.settings.limits, ...opts }, (deps) => runDiscordBot(opts.settings, deps), log);
 }
 
 /** Runs until SIGINT or SIGTERM (or until the gateway refuses the bot), then shuts down cleanly. */

@@ -1,6 +1,8 @@
 import { loadConfig } from '../../config.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { logger } from '../../log.ts';
+import { metricsPortFromEnv } from '../../metrics.ts';
+import { queueSettingsFromEnv } from '../../queue/settings.ts';
 import { discordSettingsFromEnv, serveDiscordService } from './run.ts';
 
 // One shard process under the ShardingManager (sharding.ts). discord.js reads SHARDS and SHARD_COUNT
@@ -15,11 +17,17 @@ function dataDirArg(argv: string[], fallback: string): string {
 
 try {
   const config = loadConfig();
+  const queue = queueSettingsFromEnv();
+  // Each shard process serves its metrics on the base port plus its first shard id.
+  const basePort = metricsPortFromEnv();
+  const shardId = Number((process.env.SHARDS ?? '0').split(',')[0]) || 0;
   await serveDiscordService({
     dataDir: dataDirArg(process.argv.slice(2), config.dataDir),
     modelsDir: config.modelsDir,
     device: config.device,
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+    ...(queue ? { queue } : {}),
+    ...(basePort !== undefined ? { metricsPort: basePort === 0 ? 0 : basePort + shardId } : {}),
     settings: discordSettingsFromEnv(),
   });
 } catch (err) {

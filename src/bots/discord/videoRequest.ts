@@ -9,7 +9,8 @@ import type { Admitted } from '../shared/limits.ts';
 import { isOperatorFailure, reportInternalError } from '../shared/replies.ts';
 import { doneText, progressText, WATCHING } from '../shared/videoReplies.ts';
 import { admitAndDefer } from './admit.ts';
-import type { DiscordBotDeps } from './deps.ts';
+import { PLATFORM, type DiscordBotDeps } from './deps.ts';
+import { recordRefusal } from '../../metrics.ts';
 import type { PhotoSource } from './media.ts';
 import { recordResult } from './recordResult.ts';
 import { matchEmbed, refuse, REPLY_FILE_NAME } from './respond.ts';
@@ -28,11 +29,15 @@ const edits = new EditThrottle<string>(EDIT_INTERVAL_MS);
 
 export function requestVideoLookalike(interaction: CommandInteraction, source: PhotoSource & { kind: 'attachment' }, deps: DiscordBotDeps): Promise<void> {
   const maxBytes = Math.min(deps.maxFileBytes, MAX_VIDEO_BYTES);
-  if (source.size > maxBytes) return refuse(interaction, discordReplyText('file_too_large', { maxFileBytes: maxBytes }));
-  return admitAndDefer(interaction, deps, (admitted) => answer(interaction, source, maxBytes, admitted, deps));
+  if (source.size > maxBytes) {
+    recordRefusal(deps.log, PLATFORM, 'file_too_large', { interactionId: interaction.id, guildId: interaction.guildId, userId: interaction.user.id, video: true });
+    return refuse(interaction, discordReplyText('file_too_large', { maxFileBytes: maxBytes }));
+  }
+  return admitAndDefer(interaction, deps, (admitted) => answer(interaction, source, maxBytes, admitted, deps), { kind: 'video', source, maxBytes });
 }
 
-async function answer(
+/** Streams the video through the engine, editing the reply, then answers: in the bot's process, or on a worker (worker.ts). */
+export async function answer(
   interaction: CommandInteraction,
   source: PhotoSource & { kind: 'attachment' },
   maxBytes: number,

@@ -4,7 +4,12 @@ import type { LookalikeEngine } from '../../core/engineTypes.ts';
 import { openStore } from '../../db/store.ts';
 import type { Store } from '../../db/types.ts';
 import type { Logger } from '../../log.ts';
-import { DEFAULT_LIMITS } from './limits.ts';
+import { startMetricsServer, type MetricsServer } from '../../metrics.ts';
+import type { QueueSettings } from '../../queue/settings.ts';
+import { DEFAULT_LIMITS, type LimitsOptions } from './limits.ts';
+import { observeEngine } from './observe.ts';
+import { QueueRouter, WORKERS_ENGINE } from './queueRouter.ts';
+import type { RequestRouter } from './router.ts';
 
 // A bot as a process runs it: the engine on the data directory's index, the store, the bot on both;
 // shut down in the reverse order so that requests already accepted are answered first.
@@ -15,6 +20,12 @@ export interface ServiceOptions {
   device: Device;
   /** DATABASE_URL: empty for SQLite in the data directory. */
   databaseUrl?: string;
+  /** LOOKALIKE_REDIS_URL: a front end that enqueues for `lookalike worker`s and loads no engine. */
+  queue?: QueueSettings;
+  /** The limits, for the queue's admission (in one process the bot builds its own from them). */
+  limits?: Partial<LimitsOptions>;
+  /** LOOKALIKE_METRICS_PORT: serve /metrics there. */
+  metricsPort?: number;
 }
 
 /** How long closing a platform connection may take when the platform does not answer. */
@@ -66,15 +77,25 @@ export interface BotService<R extends RunningBot> {
 
 export async function startBotService<R extends RunningBot>(
   opts: ServiceOptions,
-  start: (deps: { engine: LookalikeEngine; store: Store }) => Promise<R>,
+  start: (deps: { engine: LookalikeEngine; store: Store; router?: RequestRouter }) => Promise<R>,
   log: Logger,
 ): Promise<BotService<R>> {
-  const engine = await openEngine({ dataDir: opts.dataDir, modelsDir: opts.modelsDir, device: opts.device });
+  // A front end of the queue matches nothing itself: no engine, no models, no index.
+  const engine = opts.queue ? WORKERS_ENGINE : observeEngine(await openEngine({ dataDir: opts.dataDir, modelsDir: opts.modelsDir, device: opts.device }));
   let store: Store | undefined;
+  let router: QueueRouter | undefined;
+  let metricsServer: MetricsServer | undefined;
+  const closeAll = async () => {
+    await router?.close().catch((err: unknown) => log.warn({ err }, 'could not close the queue'));
+    await metricsServer?.close();
+    await store?.close();
+    await engine.close();
+  };
   try {
     store = await openStore({ dataDir: opts.dataDir, ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}) });
-    const running = await start({ engine, store });
-    const opened = store;
+    if (opts.queue) router = new QueueRouter(opts.queue, { ...DEFAULT_LIMITS, ...opts.limits }, log);
+    if (opts.metricsPort !== undefined) metricsServer = await startMetricsServer(opts.metricsPort, log);
+    const running = await start({ engine, store, ...(router ? { router } : {}) });
     let closing: Promise<void> | undefined;
     return {
       running,
@@ -85,16 +106,14 @@ export async function startBotService<R extends RunningBot>(
             // stop() bounds its own steps; this is the backstop.
             await boundedStep(running.stop(reason), running.stopBudgetMs + DISCONNECT_TIMEOUT_MS, 'stop the bot', log);
           } finally {
-            await opened.close();
-            await engine.close();
+            await closeAll();
           }
         })();
         return closing;
       },
     };
   } catch (err) {
-    await store?.close().catch(() => {});
-    await engine.close().catch(() => {});
+    await closeAll().catch(() => {});
     throw err;
   }
 }

@@ -7,6 +7,7 @@ import { logger, type Logger } from '../../log.ts';
 import { BackgroundJobs } from '../shared/backgroundJobs.ts';
 import { RequestLimits, type LimitsOptions } from '../shared/limits.ts';
 import { reportInternalError } from '../shared/replies.ts';
+import { LocalRouter, type RequestRouter } from '../shared/router.ts';
 import type { TelegramBotDeps } from './deps.ts';
 import { forgetFeature } from './features/forget.ts';
 import { hideFeature } from './features/hide.ts';
@@ -32,6 +33,8 @@ export interface TelegramBotOptions {
   store: Store;
   /** Ready-made limits (shared with another bot in the same process) or options for new ones. */
   limits?: RequestLimits | Partial<LimitsOptions>;
+  /** Where admitted requests run; default: in this process, under `limits`. */
+  router?: RequestRouter;
   /**
    * Refuse files above this without downloading them. Default: 20 MB on Telegram's servers; with
    * another apiRoot, null: the server decides (getFile answers "file is too big" past its limit), and
@@ -56,13 +59,16 @@ export function defaultMaxFileBytes(apiRoot: string | undefined): number | null 
   return new URL(apiRoot).hostname === new URL(TELEGRAM_API_ROOT).hostname ? TELEGRAM_DOWNLOAD_LIMIT_BYTES : null;
 }
 
-export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
+/** What the features use, for a bot or for a worker answering the bot's requests (worker.ts). */
+export function telegramBotDeps(opts: Omit<TelegramBotOptions, 'token' | 'floodRetry'>): TelegramBotDeps {
   const log = opts.log ?? logger('telegram');
   const maxFileBytes = opts.maxFileBytes !== undefined ? opts.maxFileBytes : defaultMaxFileBytes(opts.apiRoot);
-  const deps: TelegramBotDeps = {
+  const limits = opts.limits instanceof RequestLimits ? opts.limits : new RequestLimits(opts.limits);
+  return {
     engine: opts.engine,
     store: opts.store,
-    limits: opts.limits instanceof RequestLimits ? opts.limits : new RequestLimits(opts.limits),
+    limits,
+    router: opts.router ?? new LocalRouter(limits, log),
     jobs: new BackgroundJobs(),
     maxFileBytes,
     photoMaxBytes: maxFileBytes ?? DEFAULT_MAX_BYTES,
@@ -71,6 +77,11 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
     chatActionIntervalMs: opts.chatActionIntervalMs ?? 4500,
     log,
   };
+}
+
+export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
+  const deps = telegramBotDeps(opts);
+  const log = deps.log;
 
   const telegraf = new Telegraf<Context>(opts.token, {
     // Look-alike work outlives its update (see BackgroundJobs); this bounds the quick handlers only.

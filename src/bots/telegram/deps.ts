@@ -3,12 +3,15 @@ import type { Store } from '../../db/types.ts';
 import type { Logger } from '../../log.ts';
 import type { BackgroundJobs } from '../shared/backgroundJobs.ts';
 import type { RequestLimits } from '../shared/limits.ts';
+import type { RequestRouter } from '../shared/router.ts';
 
 /** What every feature of the Telegram bot may use; built once in bot.ts. */
 export interface TelegramBotDeps {
   engine: LookalikeEngine;
   store: Store;
   limits: RequestLimits;
+  /** Where admitted requests run: here, or on workers through the queue. */
+  router: RequestRouter;
   jobs: BackgroundJobs;
   /** The operator's download limit (Telegram's 20 MB by default); null: the Bot API server decides (self-hosted). */
   maxFileBytes: number | null;

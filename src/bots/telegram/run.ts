@@ -10,6 +10,7 @@ import type { Store } from '../../db/types.ts';
 import { logger } from '../../log.ts';
 import { boundedStep, DISCONNECT_TIMEOUT_MS, serveUntilSignal, startBotService, stopBudgetMs, type BotService, type ServiceOptions } from '../shared/service.ts';
 import { limitsFromEnv, type LimitsOptions, type RequestLimits } from '../shared/limits.ts';
+import type { RequestRouter } from '../shared/router.ts';
 import { createTelegramBot, defaultMaxFileBytes, type TelegramBot } from './bot.ts';
 
 // Starting the Telegram bot the way an operator runs it: settings from the environment, long polling by
@@ -96,6 +97,8 @@ export interface TelegramRunDeps {
   engine: LookalikeEngine;
   store: Store;
   limits?: RequestLimits;
+  /** Where admitted requests run (the queue, for a front end); default: this process. */
+  router?: RequestRouter;
 }
 
 /** Starts the bot; resolves once it is receiving updates. */
@@ -106,6 +109,7 @@ export async function runTelegramBot(settings: TelegramSettings, deps: TelegramR
     engine: deps.engine,
     store: deps.store,
     limits: deps.limits ?? settings.limits,
+    ...(deps.router ? { router: deps.router } : {}),
     maxFileBytes: settings.maxFileBytes,
   });
   const { telegraf } = bot;
@@ -210,7 +214,7 @@ export type TelegramService = BotService<RunningTelegramBot>;
 
 /** Everything `lookalike bot telegram` needs: the engine on the data directory's index, the store, the bot. */
 export function startTelegramService(opts: TelegramServiceOptions): Promise<TelegramService> {
-  return startBotService(opts, (deps) => runTelegramBot(opts.settings, deps), log);
+  return startBotService({ limits: opts.settings.limits, ...opts }, (deps) => runTelegramBot(opts.settings, deps), log);
 }
 
 /**

@@ -7,8 +7,13 @@ import { openStore } from '../../db/store.ts';
 import type { Store } from '../../db/types.ts';
 import { logger } from '../../log.ts';
 import { discordSettingsFromEnv, runDiscordBot, serveDiscord, type RunningDiscordBot } from '../../bots/discord/run.ts';
-import { limitsFromEnv, RequestLimits } from '../../bots/shared/limits.ts';
+import { DEFAULT_LIMITS, limitsFromEnv, RequestLimits } from '../../bots/shared/limits.ts';
+import { observeEngine } from '../../bots/shared/observe.ts';
+import { QueueRouter, WORKERS_ENGINE } from '../../bots/shared/queueRouter.ts';
+import { LocalRouter, type RequestRouter } from '../../bots/shared/router.ts';
 import { exitSoon } from '../../bots/shared/service.ts';
+import { metricsPortFromEnv, startMetricsServer, type MetricsServer } from '../../metrics.ts';
+import { queueSettingsFromEnv, type QueueSettings } from '../../queue/settings.ts';
 import { runTelegramBot, serveTelegram, telegramSettingsFromEnv, type RunningTelegramBot } from '../../bots/telegram/run.ts';
 import { dataDirOf } from '../options.ts';
 
@@ -22,6 +27,8 @@ interface ServiceBase {
   modelsDir: string;
   device: Config['device'];
   databaseUrl?: string;
+  queue?: QueueSettings;
+  metricsPort?: number;
 }
 
 export function registerBotCommand(program: Command, config: Config): void {
@@ -34,6 +41,8 @@ export function registerBotCommand(program: Command, config: Config): void {
         modelsDir: config.modelsDir,
         device: config.device,
         ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+        ...withDefined('queue', queueSettingsFromEnv()),
+        ...withDefined('metricsPort', metricsPortFromEnv()),
       };
       switch (platform?.toLowerCase()) {
         case 'telegram':
@@ -57,13 +66,18 @@ async function serveAllBots(base: ServiceBase, env: NodeJS.ProcessEnv = process.
   const telegramSettings = wanted.telegram ? telegramSettingsFromEnv(env) : undefined;
   const discordSettings = wanted.discord ? discordSettingsFromEnv(env) : undefined;
 
-  const engine = await openEngine({ dataDir: base.dataDir, modelsDir: base.modelsDir, device: base.device });
+  // A front end of the queue (LOOKALIKE_REDIS_URL) loads no engine: the workers match.
+  const engine = base.queue ? WORKERS_ENGINE : observeEngine(await openEngine({ dataDir: base.dataDir, modelsDir: base.modelsDir, device: base.device }));
   let store: Store | undefined;
+  let router: RequestRouter | undefined;
+  let metricsServer: MetricsServer | undefined;
   const bots: (RunningTelegramBot | RunningDiscordBot)[] = [];
   let stopping: Promise<void> | undefined;
   const stopAll = (reason: string) =>
     (stopping ??= (async () => {
       await Promise.allSettled(bots.map((b) => b.stop(reason)));
+      await router?.close();
+      await metricsServer?.close();
       await store?.close();
       await engine.close();
     })());
@@ -73,11 +87,14 @@ async function serveAllBots(base: ServiceBase, env: NodeJS.ProcessEnv = process.
   try {
     store = await openStore({ dataDir: base.dataDir, ...(base.databaseUrl ? { databaseUrl: base.databaseUrl } : {}) });
     // One queue for both: a burst on one platform makes the other wait, not the machine overload.
-    const limits = new RequestLimits(limitsFromEnv(env));
-    if (telegramSettings) bots.push(await runTelegramBot(telegramSettings, { engine, store, limits }));
+    const limitOptions = limitsFromEnv(env);
+    const limits = new RequestLimits(limitOptions);
+    router = base.queue ? new QueueRouter(base.queue, { ...DEFAULT_LIMITS, ...limitOptions }, log) : new LocalRouter(limits, log);
+    if (base.metricsPort !== undefined) metricsServer = await startMetricsServer(base.metricsPort, log);
+    if (telegramSettings) bots.push(await runTelegramBot(telegramSettings, { engine, store, limits, router }));
     // With DISCORD_SHARDS, the shards run inside this process (one engine), not under a ShardingManager.
     if (discordSettings) {
-      bots.push(await runDiscordBot(discordSettings, { engine, store, limits, ...(discordSettings.shards !== undefined ? { shardCount: discordSettings.shards } : {}) }));
+      bots.push(await runDiscordBot(discordSettings, { engine, store, limits, router, ...(discordSettings.shards !== undefined ? { shardCount: discordSettings.shards } : {}) }));
     }
     log.info({ bots: Object.entries(wanted).filter(([, on]) => on).map(([name]) => name) }, 'bots running');
     // Until a signal, or until one bot stops for good (that takes the others down too).
@@ -88,4 +105,9 @@ async function serveAllBots(base: ServiceBase, env: NodeJS.ProcessEnv = process.
     await stopAll('stopped');
     exitSoon(log);
   }
+}
+
+/** `{ key: value }` when the value is defined, else nothing (for spreading into exact optional properties). */
+function withDefined<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return value === undefined ? {} : ({ [key]: value } as { [P in K]?: V });
 }

@@ -4,21 +4,25 @@ import type { MatchReport } from '../../../core/engineTypes.ts';
 import type { Result } from '../../../core/result.ts';
 import { bestMatch, celebrityName, htmlMarkup, matchCaption } from '../../shared/format.ts';
 import type { Admitted } from '../../shared/limits.ts';
+import { recordRefusal } from '../../../metrics.ts';
 import { isOperatorFailure, replyText, reportInternalError, type ReplyCode } from '../../shared/replies.ts';
 import { asksForLookalike, mentionsBot } from '../addressing.ts';
 import { keepChatAction } from '../chatAction.ts';
 import { CAPTION_LIMIT, PLATFORM, type TelegramBotDeps } from '../deps.ts';
 import { downloadFile, hasMedia, limitToName, pickMedia, type PickedMedia } from '../media.ts';
 import { recordResult } from '../recordResult.ts';
+import { photoJob } from '../jobs.ts';
 import { sendPicture, sendReply } from '../respond.ts';
 
 // The look-alike itself. In a private chat every photo (or image file) is for the bot. In a group only
 // a photo whose caption is /lookalike or mentions the bot, or /lookalike sent as a reply to a photo.
 
-interface Request {
+export interface Request {
   telegram: Telegram;
+  /** The update that asked: the request's id on the queue. */
+  updateId: number;
   chat: { id: number; type: string };
-  from: { id: number; is_bot: boolean; first_name: string; last_name?: string; username?: string };
+  from: { id: number; is_bot: boolean; first_name: string; last_name?: string; username?: string; language_code?: string };
   /** The message the answer quotes: the photo, or the command that pointed at it. */
   replyTo: number;
   media: PickedMedia;
@@ -34,7 +38,7 @@ export function lookalikeFeature(deps: TelegramBotDeps): Composer<Context> {
       await sendReply(ctx.telegram, ctx.chat.id, ctx.message.message_id, replyText('no_photo'));
       return;
     }
-    await accept(deps, { telegram: ctx.telegram, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, media });
+    await accept(deps, { telegram: ctx.telegram, updateId: ctx.update.update_id, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, media });
   });
 
   composer.on([message('photo'), message('document')], async (ctx, next) => {
@@ -42,7 +46,7 @@ export function lookalikeFeature(deps: TelegramBotDeps): Composer<Context> {
     if (ctx.chat.type !== 'private' && !asksForLookalike(ctx.message, bot)) return next();
     const media = pickMedia(ctx.message);
     if (!media) return next();
-    await accept(deps, { telegram: ctx.telegram, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, media });
+    await accept(deps, { telegram: ctx.telegram, updateId: ctx.update.update_id, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, media });
   });
 
   // "@bot" written in reply to a photo in a group works like /lookalike.
@@ -52,29 +56,41 @@ export function lookalikeFeature(deps: TelegramBotDeps): Composer<Context> {
     if (ctx.chat.type === 'private' || !target || !hasMedia(target) || !mentionsBot(ctx.message, bot)) return next();
     const media = pickMedia(target);
     if (!media) return next();
-    await accept(deps, { telegram: ctx.telegram, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, media });
+    await accept(deps, { telegram: ctx.telegram, updateId: ctx.update.update_id, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, media });
   });
 
   return composer;
 }
 
-/** Checks that cost nothing come first; then admission; then the work runs in the background. */
+/** Checks that cost nothing come first; then admission; then the work runs in the background, here or on a worker. */
 async function accept(deps: TelegramBotDeps, req: Request): Promise<void> {
+  const context = { chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo };
   const refuse = (code: ReplyCode, retryAfterSec?: number) =>
     sendReply(req.telegram, req.chat.id, req.replyTo, replyText(code, { maxFileBytes: deps.photoMaxBytes, ...(retryAfterSec ? { retryAfterSec } : {}) }));
+  const reject = (code: ReplyCode) => {
+    recordRefusal(deps.log, PLATFORM, code, context);
+    return refuse(code);
+  };
 
-  if (req.media.kind === 'unsupported') return refuse('unsupported_file');
-  if (req.media.size === 0) return refuse('empty_file');
-  if (req.media.size !== undefined && req.media.size > deps.photoMaxBytes) return refuse('file_too_large');
+  if (req.media.kind === 'unsupported') return reject('unsupported_file');
+  if (req.media.size === 0) return reject('empty_file');
+  if (req.media.size !== undefined && req.media.size > deps.photoMaxBytes) return reject('file_too_large');
 
   const fileId = req.media.fileId;
-  const admission = deps.limits.withAdmission(`${PLATFORM}:${req.from.id}`, (admitted) => answer(deps, req, fileId, admitted));
+  const admission = await deps.router.admit({
+    platform: PLATFORM,
+    userKey: `${PLATFORM}:${req.from.id}`,
+    context,
+    local: (admitted) => answer(deps, req, fileId, admitted),
+    remote: async () => photoJob(req, fileId),
+  });
   if (admission.status === 'rate_limited') return refuse('rate_limited', admission.retryAfterSec);
   if (admission.status === 'busy') return refuse('busy');
   deps.jobs.track(admission.done);
 }
 
-async function answer(deps: TelegramBotDeps, req: Request, fileId: string, admission: Admitted): Promise<void> {
+/** Downloads, matches and answers: in the bot's process, or on a worker (worker.ts). */
+export async function answer(deps: TelegramBotDeps, req: Request, fileId: string, admission: Admitted): Promise<void> {
   const context = { chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo };
   const stopAction = keepChatAction(req.telegram, req.chat.id, 'upload_photo', deps.chatActionIntervalMs);
   try {

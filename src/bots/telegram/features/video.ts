@@ -12,6 +12,8 @@ import { CAPTION_LIMIT, PLATFORM, type TelegramBotDeps } from '../deps.ts';
 import { limitToName, openFile } from '../media.ts';
 import { recordResult } from '../recordResult.ts';
 import { replyParameters, sendPicture, sendReply } from '../respond.ts';
+import { videoJob } from '../jobs.ts';
+import { recordRefusal } from '../../../metrics.ts';
 
 // Live matching of video notes, videos and animations: "Watching..." at once, that message edited with
 // the best match so far while the video streams through the engine, then the reply picture. In a group
@@ -23,10 +25,12 @@ export const MAX_VIDEO_SECONDS = 60;
 /** At most one progress edit per chat this often (Telegram allows about one message a second per chat). */
 export const EDIT_INTERVAL_MS = 1500;
 
-interface VideoRequest {
+export interface VideoRequest {
   telegram: Telegram;
+  /** The update that asked: the request's id on the queue. */
+  updateId: number;
   chat: { id: number; type: string };
-  from: { id: number; is_bot: boolean; first_name: string; last_name?: string; username?: string };
+  from: { id: number; is_bot: boolean; first_name: string; last_name?: string; username?: string; language_code?: string };
   replyTo: number;
   fileId: string;
   size?: number;
@@ -59,7 +63,7 @@ export function videoFeature(deps: TelegramBotDeps): Composer<Context> {
       await sendReply(ctx.telegram, ctx.chat.id, ctx.message.message_id, replyText('video_not_supported'));
       return;
     }
-    await accept(deps, { telegram: ctx.telegram, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, ...video });
+    await accept(deps, { telegram: ctx.telegram, updateId: ctx.update.update_id, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, ...video });
   });
   composer.on([message('video_note'), message('video'), message('animation')], async (ctx, next) => {
     const bot = { id: ctx.botInfo.id, username: ctx.botInfo.username };
@@ -70,18 +74,33 @@ export function videoFeature(deps: TelegramBotDeps): Composer<Context> {
       await sendReply(ctx.telegram, ctx.chat.id, ctx.message.message_id, replyText('video_not_supported'));
       return;
     }
-    await accept(deps, { telegram: ctx.telegram, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, ...video });
+    await accept(deps, { telegram: ctx.telegram, updateId: ctx.update.update_id, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, ...video });
   });
   return composer;
 }
 
 async function accept(deps: TelegramBotDeps, req: VideoRequest): Promise<void> {
+  const context = { chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo, video: true };
   const refuse = (code: ReplyCode, retryAfterSec?: number) =>
     sendReply(req.telegram, req.chat.id, req.replyTo, replyText(code, { maxFileBytes: deps.videoMaxBytes, ...(retryAfterSec ? { retryAfterSec } : {}) }));
-  if (req.duration !== undefined && req.duration > MAX_VIDEO_SECONDS) return refuse('video_too_long');
-  if (req.size === 0) return refuse('empty_file');
-  if (req.size !== undefined && req.size > deps.videoMaxBytes) return refuse('file_too_large');
-  const admission = deps.limits.withAdmission(`${PLATFORM}:${req.from.id}`, (admitted) => watch(deps, req, admitted));
+  const reject = (code: ReplyCode) => {
+    recordRefusal(deps.log, PLATFORM, code, context);
+    return refuse(code);
+  };
+  if (req.duration !== undefined && req.duration > MAX_VIDEO_SECONDS) return reject('video_too_long');
+  if (req.size === 0) return reject('empty_file');
+  if (req.size !== undefined && req.size > deps.videoMaxBytes) return reject('file_too_large');
+  const admission = await deps.router.admit({
+    platform: PLATFORM,
+    userKey: `${PLATFORM}:${req.from.id}`,
+    context,
+    local: (admitted) => watch(deps, req, admitted),
+    // On a worker: "Watching..." goes out from here at once, and the worker edits it.
+    remote: async () => {
+      const watchingId = await sendWatching(deps, req);
+      return watchingId === null ? null : videoJob(req, watchingId);
+    },
+  });
   if (admission.status === 'rate_limited') return refuse('rate_limited', admission.retryAfterSec);
   if (admission.status === 'busy') return refuse('busy');
   deps.jobs.track(admission.done);
@@ -89,17 +108,21 @@ async function accept(deps: TelegramBotDeps, req: VideoRequest): Promise<void> {
 
 /** "Watching..." first; if even that cannot be sent (bot blocked, muted, Telegram down) there is nobody to answer. */
 async function watch(deps: TelegramBotDeps, req: VideoRequest, admitted: Admitted): Promise<void> {
-  let watchingId: number;
-  try {
-    watchingId = (await req.telegram.sendMessage(req.chat.id, WATCHING, { reply_parameters: replyParameters(req.replyTo) })).message_id;
-  } catch (err) {
-    deps.log.warn({ chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo, err }, 'could not send "Watching..."; dropping the video');
-    return;
-  }
-  await answer(deps, req, watchingId, admitted);
+  const watchingId = await sendWatching(deps, req);
+  if (watchingId !== null) await answer(deps, req, watchingId, admitted);
 }
 
-async function answer(deps: TelegramBotDeps, req: VideoRequest, watchingId: number, admission: Admitted): Promise<void> {
+async function sendWatching(deps: TelegramBotDeps, req: VideoRequest): Promise<number | null> {
+  try {
+    return (await req.telegram.sendMessage(req.chat.id, WATCHING, { reply_parameters: replyParameters(req.replyTo) })).message_id;
+  } catch (err) {
+    deps.log.warn({ chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo, err }, 'could not send "Watching..."; dropping the video');
+    return null;
+  }
+}
+
+/** Streams the video through the engine, editing "Watching...", then answers: in the bot's process, or on a worker (worker.ts). */
+export async function answer(deps: TelegramBotDeps, req: VideoRequest, watchingId: number, admission: Admitted): Promise<void> {
   const context = { chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo, video: true };
   const engine = deps.engine;
   let editing: Promise<void> | null = null;
