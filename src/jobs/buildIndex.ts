@@ -9,8 +9,9 @@ import { fail, ok, type Result } from '../core/result.ts';
 import { logger } from '../log.ts';
 import { listGalleryImages } from './galleryFolder.ts';
 import { swapInto } from './indexSwap.ts';
-import { FacePool } from './pool/facePool.ts';
 import { galleryInfoOf, type FaceTaskResult } from './pool/messages.ts';
+import { buildIdOf, startFaceRunner } from './pool/runner.ts';
+import type { QueueSettings } from '../queue/settings.ts';
 
 const log = logger('build-index');
 
@@ -31,6 +32,8 @@ export interface BuildIndexOptions {
   batchSize?: number;
   /** Worker threads (default: one per core, at most one per image). */
   workers?: number;
+  /** Distribute the images to `lookalike worker` processes through this queue instead of threads here. */
+  redis?: QueueSettings;
   onProgress?: (progress: { done: number; total: number; faces: number }) => void;
 }
 
@@ -58,15 +61,22 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<Result<BuildS
   // decode, the detector's largest face, model chip and display crop); the gallery is written here,
   // in folder order.
   const started = performance.now();
-  const pool = await FacePool.start({
-    model: opts.model ?? 'default',
-    detector: opts.detector ?? DEFAULT_DETECTOR,
-    descriptor: opts.descriptor,
-    modelsDir: opts.modelsDir,
-    device: opts.device ?? 'auto',
-    workers: Math.min(opts.workers ?? availableParallelism(), images.length),
-    prepare: { thumbnailSize: THUMBNAIL_SIZE, decodeMaxSide: null },
-  });
+  const model = opts.model ?? 'default';
+  const detector = opts.detector ?? DEFAULT_DETECTOR;
+  const prepare = { thumbnailSize: THUMBNAIL_SIZE, decodeMaxSide: null };
+  const pool = await startFaceRunner(
+    {
+      model,
+      detector,
+      descriptor: opts.descriptor,
+      modelsDir: opts.modelsDir,
+      device: opts.device ?? 'auto',
+      workers: Math.min(opts.workers ?? availableParallelism(), images.length),
+      prepare,
+    },
+    // The same folder and options give the same build id: a coordinator run again takes over its jobs.
+    opts.redis ? { queue: opts.redis, buildId: buildIdOf({ folder: path.resolve(opts.folder), images: images.map((i) => i.path), model, detector, descriptor: opts.descriptor ?? null, prepare }) } : undefined,
+  );
   if (!pool.ok) return pool;
   const info = pool.value.info;
 

@@ -7,6 +7,7 @@ import { addImdbWikiBuildOptions, isImdbWikiBuild, runImdbWikiBuild, type ImdbWi
 import { registerIndexReportCommand } from './indexReport.ts';
 import { DEFAULT_DETECTOR, type DetectorName } from '../../core/detect/detector.ts';
 import { dataDirOf, detectorOption, modelOption } from '../options.ts';
+import { queueSettingsFromEnv } from '../../queue/settings.ts';
 import { say } from '../run.ts';
 
 export function registerIndexCommands(program: Command, config: Config): void {
@@ -49,6 +50,7 @@ export function registerIndexCommands(program: Command, config: Config): void {
         descriptor: opts.descriptor,
         device: config.device,
         workers: opts.workers,
+        ...(opts.redis ? { redis: queueSettingsFromEnv(process.env, opts.redis)! } : {}),
         onProgress: ({ done, total, faces }) => {
           if (!started) bar.start(total, 0, { faces: 0 });
           started = true;

@@ -6,6 +6,7 @@ import type { DetectorName } from '../../core/detect/detector.ts';
 import { CheckpointMismatchError } from '../../jobs/imdbWiki/checkpoint.ts';
 import { buildImdbWikiIndex, type ImdbWikiBuildSummary } from '../../jobs/imdbWiki/buildImdbWikiIndex.ts';
 import { MatFormatError } from '../../jobs/imdbWiki/matFile.ts';
+import { queueSettingsFromEnv } from '../../queue/settings.ts';
 import { say } from '../run.ts';
 
 // `lookalike index build --imdb <dir>` / `--wiki <dir>`: the celebrity index from an unpacked
@@ -26,6 +27,7 @@ export interface ImdbWikiCliOptions {
   notify?: boolean;
   workers?: number;
   batchSize?: number;
+  redis?: string;
   model: string;
   detector: DetectorName;
   descriptor?: string;
@@ -46,6 +48,7 @@ export function addImdbWikiBuildOptions(command: Command): Command {
     .option('--no-resume', 'IMDB-WIKI: discard the checkpoint of a stopped build and start over')
     .option('--notify', 'ring the terminal bell when the build ends')
     .addOption(new Option('--workers <n>', 'worker threads (default: one per core)').argParser(positiveInt))
+    .addOption(new Option('--redis <url>', 'hand the images to `lookalike worker` processes through this Redis (redis://host:port) instead of threads here'))
     .addOption(new Option('--batch-size <n>', 'IMDB-WIKI: crops per batch, embedded together and checkpointed with one write (default 16)').argParser(positiveInt));
 }
 
@@ -99,6 +102,7 @@ export async function runImdbWikiBuild(opts: ImdbWikiCliOptions, dataDir: string
       resume: opts.resume,
       workers: opts.workers,
       batchSize: opts.batchSize,
+      ...(opts.redis ? { redis: queueSettingsFromEnv(process.env, opts.redis)! } : {}),
       signal: controller.signal,
       onPlan: ({ stats, total, resumed, tornBytes }) => {
         say(`Cleaning ${variant}.mat:`);
@@ -147,7 +151,7 @@ function printSummary(s: ImdbWikiBuildSummary): void {
   const sources = Object.entries(s.sources).map(([source, n]) => `${n} ${source.replace('_', ' ')}`).join(', ');
   say(
     `Indexed ${s.faces} faces of ${s.identities} people from ${s.planned} crops in ${s.seconds.toFixed(1)} s ` +
-      `(${s.rowsPerSecond.toFixed(1)} crops/s on ${s.workers} worker${s.workers === 1 ? '' : 's'}; face boxes: ${sources || 'none'}; model ${s.modelId}).`,
+      `(${s.rowsPerSecond.toFixed(1)} crops/s on ${s.workers} ${s.distributed ? 'worker process' : 'worker'}${s.workers === 1 ? '' : s.distributed ? 'es' : 's'}; face boxes: ${sources || 'none'}; model ${s.modelId}).`,
   );
   const reasons = Object.entries(s.skipped);
   if (reasons.length > 0) say(`Skipped ${reasons.reduce((a, [, n]) => a + n, 0)} crops: ${reasons.map(([why, n]) => `${n} ${why.replace(/_/g, ' ')}`).join(', ')}.`);

@@ -8,7 +8,8 @@ import { fail, ok, type Result } from '../../core/result.ts';
 import { logger } from '../../log.ts';
 import { THUMBNAIL_SIZE } from '../buildIndex.ts';
 import { swapInto } from '../indexSwap.ts';
-import { FacePool } from '../pool/facePool.ts';
+import { buildIdOf, startFaceRunner } from '../pool/runner.ts';
+import type { QueueSettings } from '../../queue/settings.ts';
 import { galleryInfoOf, type FaceTaskResult, type ModelInfo } from '../pool/messages.ts';
 import { emptyTimings, type FaceTask, type StageTimings } from '../pool/prepareFace.ts';
 import { histogram, writeBuildInfo, type ImdbWikiBuildInfo } from './buildInfo.ts';
@@ -43,6 +44,8 @@ export interface ImdbWikiBuildOptions extends PlanOptions {
   resume?: boolean;
   /** Worker threads (default: every core). */
   workers?: number;
+  /** Distribute the rows to `lookalike worker` processes through this queue instead of threads here. */
+  redis?: QueueSettings;
   /** Images each worker prepares at once (default 2). */
   concurrency?: number;
   /** Crops per batch, embedded in one model call and checkpointed with one fsync (default 16). */
@@ -99,6 +102,8 @@ export interface ImdbWikiBuildSummary {
   /** Rows per second of this run's processing (the figure behind the ETA). */
   rowsPerSecond: number;
   workers: number;
+  /** Whether `lookalike worker` processes did the work (--redis); `workers` then counts them. */
+  distributed: boolean;
   modelId: string;
   descriptor: string;
   /** Where the checkpoint is (interrupted) or was (complete). */
@@ -149,8 +154,10 @@ export async function buildImdbWikiIndex(opts: ImdbWikiBuildOptions): Promise<Re
     decodeMaxSide,
   };
   const { checkpoint, tornBytes } = Checkpoint.open(ckptDir, identity, { resume: opts.resume ?? true });
+  // The checkpoint names the build on the queue: the same checkpoint (a resumed build) takes over its jobs.
+  const buildId = buildIdOf({ identity, checkpoint: checkpointCreatedAt(ckptDir) });
   try {
-    return await runBuild(opts, plan, checkpoint, { started, planSeconds, tornBytes, decodeMaxSide, ckptDir });
+    return await runBuild(opts, plan, checkpoint, { started, planSeconds, tornBytes, decodeMaxSide, ckptDir, buildId });
   } finally {
     checkpoint.close();
   }
@@ -160,7 +167,7 @@ async function runBuild(
   opts: ImdbWikiBuildOptions,
   plan: BuildPlan,
   checkpoint: Checkpoint,
-  ctx: { started: number; planSeconds: number; tornBytes: number; decodeMaxSide: number; ckptDir: string },
+  ctx: { started: number; planSeconds: number; tornBytes: number; decodeMaxSide: number; ckptDir: string; buildId: string },
 ): Promise<Result<ImdbWikiBuildSummary>> {
   const { meta } = plan;
   const planned = new Set(plan.rows);
@@ -187,16 +194,19 @@ async function runBuild(
   const startStarted = performance.now();
   let runStarted = startStarted;
   if (tasks.length > 0) {
-    const pool = await FacePool.start({
-      model: opts.model ?? 'default',
-      detector: opts.detector ?? DEFAULT_DETECTOR,
-      descriptor: opts.descriptor,
-      modelsDir: opts.modelsDir,
-      device: opts.device ?? 'auto',
-      workers: opts.workers,
-      concurrency: opts.concurrency,
-      prepare: { thumbnailSize: THUMBNAIL_SIZE, decodeMaxSide: ctx.decodeMaxSide },
-    });
+    const pool = await startFaceRunner(
+      {
+        model: opts.model ?? 'default',
+        detector: opts.detector ?? DEFAULT_DETECTOR,
+        descriptor: opts.descriptor,
+        modelsDir: opts.modelsDir,
+        device: opts.device ?? 'auto',
+        workers: opts.workers,
+        concurrency: opts.concurrency,
+        prepare: { thumbnailSize: THUMBNAIL_SIZE, decodeMaxSide: ctx.decodeMaxSide },
+      },
+      opts.redis ? { queue: opts.redis, buildId: ctx.buildId, ...(opts.batchSize ? { jobRows: 2 * opts.batchSize } : {}) } : undefined,
+    );
     if (!pool.ok) return pool;
     workers = pool.value.size;
     info = pool.value.info;
@@ -255,6 +265,7 @@ async function runBuild(
     phases: { plan: ctx.planSeconds, start: (runStarted - startStarted) / 1000, process: runSeconds, write: writeSeconds },
     rowsPerSecond: runSeconds > 0 ? processed / runSeconds : 0,
     workers,
+    distributed: opts.redis !== undefined,
     modelId: info?.modelId ?? opts.model ?? 'default',
     descriptor: info?.descriptor ?? opts.descriptor ?? '',
     checkpointDir: ctx.ckptDir,
@@ -274,7 +285,10 @@ async function runBuild(
 
   if (!info) {
     // Every row was checkpointed by an earlier run that stopped before it wrote the model's details.
-    const pool = await FacePool.start({ model: opts.model ?? 'default', detector: opts.detector ?? DEFAULT_DETECTOR, descriptor: opts.descriptor, modelsDir: opts.modelsDir, device: opts.device ?? 'auto', workers: 1, prepare: { thumbnailSize: THUMBNAIL_SIZE, decodeMaxSide: ctx.decodeMaxSide } });
+    const pool = await startFaceRunner(
+      { model: opts.model ?? 'default', detector: opts.detector ?? DEFAULT_DETECTOR, descriptor: opts.descriptor, modelsDir: opts.modelsDir, device: opts.device ?? 'auto', workers: 1, prepare: { thumbnailSize: THUMBNAIL_SIZE, decodeMaxSide: ctx.decodeMaxSide } },
+      opts.redis ? { queue: opts.redis, buildId: ctx.buildId } : undefined,
+    );
     if (!pool.ok) return pool;
     info = pool.value.info;
     await pool.value.close();
@@ -297,6 +311,10 @@ function firstRecordPerRow(index: readonly RecordIndex[], planned: ReadonlySet<n
 function toRecord(r: FaceTaskResult): CheckpointRecord {
   if (!r.ok) return { kind: 'skip', row: r.key, code: r.code };
   return { kind: 'face', row: r.key, box: r.box, source: r.source, descriptor: r.descriptor, thumbnail: r.thumbnail };
+}
+
+function checkpointCreatedAt(dir: string): string {
+  return (JSON.parse(readFileSync(path.join(dir, 'checkpoint.json'), 'utf8')) as { createdAt: string }).createdAt;
 }
 
 function readModelInfo(dir: string): ModelInfo | null {
