@@ -7,6 +7,7 @@ import { benchImdbBuild } from './imdbBuild.ts';
 import { benchLoad } from './load.ts';
 import { benchPipeline } from './pipeline.ts';
 import { benchReplyPicture } from './replyPicture.ts';
+import { benchScale } from './scale.ts';
 import { benchVggConvert } from './vggConvert.ts';
 import { benchVggFace } from './vggface.ts';
 import { benchVideo } from './video.ts';
@@ -23,7 +24,7 @@ const arg = (name: string): string | undefined => {
   return i > 0 ? process.argv[i + 1] : undefined;
 };
 
-const BENCHES = ['pipeline', 'embedding', 'hnsw', 'detect', 'accuracy', 'vggface', 'vggconvert', 'imdb', 'reply', 'video', 'videomemory', 'load'] as const;
+const BENCHES = ['pipeline', 'embedding', 'hnsw', 'detect', 'accuracy', 'vggface', 'vggconvert', 'imdb', 'reply', 'video', 'videomemory', 'load', 'scale'] as const;
 type BenchName = (typeof BENCHES)[number];
 const only = arg('--only')?.split(',').map((s) => s.trim().toLowerCase());
 for (const name of only ?? []) if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`unknown benchmark "${name}": ${BENCHES.join(', ')}`);
@@ -129,6 +130,17 @@ await step('load', benchLoad, (l, load) => {
     `Telegram bot under load (\`bench/load.ts\`): ${l.photos} photos from ${l.users} users in ${f(l.sendSeconds, 0)} s, default limits`,
     `${l.answers.picture} pictures, ${l.answers.busy} busy, ${l.answers.rate_limited} rate-limited; latency p50 / p95 ${f(l.p50Ms, 0)} / ${f(l.p95Ms, 0)} ms (pictures ${f(l.pictureP50Ms, 0)} / ${f(l.pictureP95Ms, 0)} ms); peak RSS ${f(l.peakRssMb, 0)} MiB (${load})`,
   );
+});
+
+await step('scale', benchScale, (sc, load) => {
+  const p = sc.photosPerSecond;
+  const b = sc.buildFacesPerSecond;
+  row(
+    `at scale (\`bench/scale.ts\`): photos per second, ${sc.photos} photos from 20 users: the bot alone / front end + 1 worker / + 2 workers`,
+    `${f(p.inProcess)} / ${f(p.oneWorker)} / ${f(p.twoWorkers)} (${load})`,
+  );
+  row('at scale: the queue\'s added latency per photo (admission to a worker\'s handler, plus the reply ledger), median / p95', `${f(sc.queueLatencyMs.median)} / ${f(sc.queueLatencyMs.p95)} ms (${load})`, `≤ 10 ms median — ${met(sc.queueLatencyMs.median <= 10)}`);
+  row(`at scale: folder build of the shared people (${sc.faces} faces), faces per second: one process (2 threads) / 1 worker / 2 workers`, `${f(b.inProcess)} / ${f(b.oneWorker)} / ${f(b.twoWorkers)} (${load})`);
 });
 
 console.log(`

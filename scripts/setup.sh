@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # opencv-data: the Haar cascades; ffmpeg: video notes; fonts: text in reply pictures;
-# postgresql: the server the storage tests start (the bots themselves default to SQLite).
-packages=(opencv-data ffmpeg fonts-dejavu-core postgresql)
+# postgresql: the server the storage tests start (the bots themselves default to SQLite);
+# redis-server: the queue of `lookalike worker`s (tests start their own throwaway server).
+packages=(opencv-data ffmpeg fonts-dejavu-core postgresql redis-server)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

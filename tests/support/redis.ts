@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -19,8 +19,22 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
+/**
+ * Why the Redis tests cannot run here, or undefined when they can. As root in CI (CI=true) a missing
+ * server is installed from Debian's redis-server package first, as tests/support/postgres.ts does.
+ */
 export function redisSkipReason(): string | undefined {
-  return existsSync(REDIS_SERVER) ? undefined : `${REDIS_SERVER} not found (install Debian's redis-server package: npm run setup); Redis tests skipped`;
+  if (existsSync(REDIS_SERVER)) return undefined;
+  if (process.getuid?.() === 0 && process.env.CI === 'true') {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'redis-server'], { env, stdio: ['ignore', 2, 2] });
+    if (install().status !== 0) {
+      spawnSync('apt-get', ['update'], { env, stdio: ['ignore', 2, 2] });
+      install();
+    }
+    if (existsSync(REDIS_SERVER)) return undefined;
+  }
+  return `${REDIS_SERVER} not found (install Debian's redis-server package: npm run setup); Redis tests skipped`;
 }
 
 function freePort(): Promise<number> {
