@@ -4,11 +4,12 @@ import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { Queue } from 'bullmq';
 import { KEY_PREFIX, MATCH_QUEUE, DEFAULT_LOCK_MS, recoveryBoundMs } from '../src/queue/settings.ts';
 import { buildPeopleIndex } from './support/engine.ts';
-import { peopleDir } from './support/paths.ts';
+import { peopleDir, videosDir } from './support/paths.ts';
 import { redisSkipReason, startRedis, type RedisServer } from './support/redis.ts';
 import { scrape, startService, sumOf, type Service } from './support/services.ts';
 import { TelegramEmulator, type ApiCall, type Message } from './support/telegramEmulator.ts';
@@ -209,6 +210,37 @@ test('two front ends behind one webhook URL share the rate limit, the queue leng
     proxy.server.close();
     await queue.obliterate({ force: true }).catch(() => {});
     await queue.close();
+    await emu.close();
+  }
+});
+
+test('a video note is one job: "Watching..." from the front end at once, the progress edits and the picture from the worker', { skip, timeout: 300_000 }, async () => {
+  const note = path.join(work, 'note.mp4');
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-ss', '3', '-t', '4', '-i', path.join(videosDir, 'hamilton_clip.mp4'),
+    '-vf', 'crop=360:360:80:0', '-an', '-c:v', 'libx264', '-preset', 'ultrafast', '-movflags', '+faststart', note]);
+  const emu = await TelegramEmulator.start();
+  const services: Service[] = [];
+  try {
+    const env = baseEnv(emu);
+    const front = startService('front end', ['bot', 'telegram'], { ...env, LOOKALIKE_DATA_DIR: path.join(work, 'front-video') });
+    services.push(front);
+    await front.waitForLine('telegram bot polling');
+    const user = emu.createUser({ firstName: 'Vic' });
+    const sent = emu.sendVideoNote(user, emu.privateChat(user), readFileSync(note), { duration: 4, length: 360 });
+    // No worker yet: the front end answers "Watching..." by itself.
+    const watching = await emu.waitFor((c) => isAnswer(c) && c.replyToMessageId === sent.message_id, { timeoutMs: 60_000 });
+    assert.equal(watching.text, 'Watching...');
+    const watchingId = (watching.result as { message_id: number }).message_id;
+    const worker = startService('worker', ['worker', '--concurrency', '1'], { ...env, LOOKALIKE_DATA_DIR: indexData });
+    services.push(worker);
+    const photo = await emu.waitFor((c) => c.ok && c.method === 'sendPhoto' && c.replyToMessageId === sent.message_id, { timeoutMs: 120_000 });
+    assert.match(photo.text ?? '', /^(You look like|\d+ faces, largest first:)/);
+    const edits = emu.calls.filter((c) => c.ok && c.method === 'editMessageText' && Number(c.params.message_id) === watchingId);
+    assert.ok(edits.some((e) => /^Watching\.\.\. \d+ frames? watched/.test(e.text ?? '')), 'a progress edit while watching');
+    assert.match(edits.at(-1)!.text ?? '', /^Done: \d+ frames watched\. You look most like /);
+    assert.equal(answersTo(emu, sent).length, 2, '"Watching..." and the picture, nothing more');
+  } finally {
+    await stopAll(services);
     await emu.close();
   }
 });
