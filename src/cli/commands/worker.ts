@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import type { Config } from '../../config.ts';
+import { checkHttpUrl, type Config } from '../../config.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { limitsFromEnv } from '../../bots/shared/limits.ts';
 import { exitSoon } from '../../bots/shared/service.ts';
@@ -29,6 +29,7 @@ export function registerWorkerCommand(program: Command, config: Config): void {
       const telegram = process.env.TELEGRAM_BOT_TOKEN?.trim() ? telegramSettingsFromEnv(process.env) : undefined;
       const metricsPort = metricsPortFromEnv();
       const discordApiUrl = process.env.DISCORD_API_URL?.trim().replace(/\/+$/, '') || undefined;
+      if (discordApiUrl) checkHttpUrl('DISCORD_API_URL', discordApiUrl);
       const worker = await startWorkerProcess({
         queue,
         dataDir: path.resolve(dataDirOf(command)),
