@@ -44,6 +44,12 @@ after(async () => {
 const isAnswer = (c: ApiCall) => c.ok && (c.method === 'sendMessage' || c.method === 'sendPhoto') && c.replyToMessageId !== undefined;
 const answersTo = (emu: TelegramEmulator, m: Message) => emu.calls.filter((c) => isAnswer(c) && c.chatId === m.chat.id && c.replyToMessageId === m.message_id);
 
+/** Each test starts from an empty Redis: the emulator's user ids repeat, and so would their rate limits. */
+async function freshRedis(): Promise<void> {
+  const client = redis.client();
+  await client.flushall();
+}
+
 function baseEnv(emu: TelegramEmulator, extra: Record<string, string> = {}): Record<string, string> {
   return { TELEGRAM_BOT_TOKEN: emu.token, TELEGRAM_API_ROOT: emu.apiRoot, LOOKALIKE_REDIS_URL: redis.url, ...extra };
 }
@@ -53,6 +59,7 @@ async function stopAll(services: Service[]): Promise<void> {
 }
 
 test('a front end and three workers answer 30 photos from 10 users exactly once each, with one worker killed (SIGKILL) mid-job', { skip, timeout: 600_000 }, async (t) => {
+  await freshRedis();
   const emu = await TelegramEmulator.start();
   const queue = new Queue(MATCH_QUEUE, { connection: { url: redis.url, maxRetriesPerRequest: null }, prefix: KEY_PREFIX });
   const services: Service[] = [];
@@ -145,9 +152,9 @@ async function roundRobin(targets: () => number[]): Promise<{ server: Server; ur
 }
 
 test('two front ends behind one webhook URL share the rate limit, the queue length and the busy answer; refusals are logged and counted', { skip, timeout: 300_000 }, async () => {
+  await freshRedis();
   const emu = await TelegramEmulator.start();
   const queue = new Queue(MATCH_QUEUE, { connection: { url: redis.url, maxRetriesPerRequest: null }, prefix: KEY_PREFIX });
-  await queue.obliterate({ force: true });
   const ports: number[] = [];
   const proxy = await roundRobin(() => ports);
   const services: Service[] = [];
@@ -218,6 +225,7 @@ test('a video note is one job: "Watching..." from the front end at once, the pro
   const note = path.join(work, 'note.mp4');
   execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-ss', '3', '-t', '4', '-i', path.join(videosDir, 'hamilton_clip.mp4'),
     '-vf', 'crop=360:360:80:0', '-an', '-c:v', 'libx264', '-preset', 'ultrafast', '-movflags', '+faststart', note]);
+  await freshRedis();
   const emu = await TelegramEmulator.start();
   const services: Service[] = [];
   try {
