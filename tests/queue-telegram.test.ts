@@ -88,7 +88,9 @@ test('a front end and three workers answer 30 photos from 10 users exactly once 
     for (let tries = 0; !victim && tries < 400; tries++) {
       for (const job of await queue.getJobs(['active'])) {
         const worker = workers.find((w) => job.processedBy?.endsWith(`-${w.child.pid}`));
-        if (worker) victim = { worker, jobId: job.id!, chatId: job.data.chat.id, replyTo: job.data.replyTo };
+        // Not yet answered: its answer must come from another worker.
+        const answered = emu.calls.some((c) => isAnswer(c) && c.chatId === job.data.chat.id && c.replyToMessageId === job.data.replyTo);
+        if (worker && !answered) victim = { worker, jobId: job.id!, chatId: job.data.chat.id, replyTo: job.data.replyTo };
       }
       if (!victim) await new Promise((resolve) => setTimeout(resolve, 25));
     }
@@ -114,8 +116,10 @@ test('a front end and three workers answer 30 photos from 10 users exactly once 
       assert.match(answers[0]!.text ?? '', new RegExp(`^You look like ${person.replace(/_/g, ' ')} `));
     }
     assert.equal(emu.calls.filter(isAnswer).length, 30);
-    // The survivors saw the stalled job, and a worker's metrics count what it answered.
+    // A survivor's stalled check handed the killed worker's job on; a worker's metrics count what it answered.
     const survivors = workers.filter((w) => w !== victim!.worker);
+    const stalled = survivors.flatMap((w) => w.lines.filter((l) => l.msg === 'match job stalled (its worker stopped); handed to another').map((l) => l.requestId));
+    assert.ok(stalled.includes(victim.jobId), `the stalled check found ${victim.jobId}: ${stalled}`);
     const ports = await Promise.all(survivors.map(async (w) => Number((await w.waitForLine('metrics endpoint listening')).metricsPort)));
     const answered = (await Promise.all(ports.map(scrape))).map((s) => sumOf(s, 'lookalike_requests_total', { platform: 'telegram', outcome: 'answered' }));
     assert.ok(answered.every((n) => n >= 1), `every surviving worker answered some: ${answered}`);
