@@ -136,11 +136,11 @@ await step('scale', benchScale, (sc, load) => {
   const p = sc.photosPerSecond;
   const b = sc.buildFacesPerSecond;
   row(
-    `at scale (\`bench/scale.ts\`): photos per second, ${sc.photos} photos from 20 users: the bot alone / front end + 1 worker / + 2 workers`,
+    `at scale (\`bench/scale.ts\`): photos per second, ${sc.photos} photos from 20 users: the bot alone / front end + 1 worker (2 at once) / + 2 workers (1 each)`,
     `${f(p.inProcess)} / ${f(p.oneWorker)} / ${f(p.twoWorkers)} (${load})`,
   );
   row('at scale: the queue\'s added latency per photo (admission to a worker\'s handler, plus the reply ledger), median / p95', `${f(sc.queueLatencyMs.median)} / ${f(sc.queueLatencyMs.p95)} ms (${load})`, `≤ 10 ms median — ${met(sc.queueLatencyMs.median <= 10)}`);
-  row(`at scale: folder build of the shared people (${sc.faces} faces), faces per second: one process (2 threads) / 1 worker / 2 workers`, `${f(b.inProcess)} / ${f(b.oneWorker)} / ${f(b.twoWorkers)} (${load})`);
+  row(`at scale: folder build of the shared people (${sc.faces} faces, models loaded within), faces per second: one process (2 threads) / 1 worker (2 threads) / 2 workers (1 thread each)`, `${f(b.inProcess)} / ${f(b.oneWorker)} / ${f(b.twoWorkers)} (${load})`);
 });
 
 console.log(`
