@@ -84,13 +84,24 @@ test('a front end and three workers answer 30 photos from 10 users exactly once 
 
     // Once a few are answered, kill the worker of a job that is running right now.
     await emu.waitForCount(isAnswer, 4, { timeoutMs: 180_000 });
+    const ledger = redis.client();
     let victim: { worker: Service; jobId: string; chatId: number; replyTo: number } | undefined;
     for (let tries = 0; !victim && tries < 400; tries++) {
       for (const job of await queue.getJobs(['active'])) {
         const worker = workers.find((w) => job.processedBy?.endsWith(`-${w.child.pid}`));
-        // Not yet answered: its answer must come from another worker.
+        if (!worker) continue;
+        // Frozen (SIGSTOP) while we look, so that it cannot start its answer between the look and the
+        // kill: its job still running and no claim on its answer in the ledger (a claim comes before any
+        // send) means the answer must come from another worker.
+        worker.child.kill('SIGSTOP');
+        const running = (await queue.getJobState(job.id!)) === 'active';
+        const claimed = (await ledger.exists(`${KEY_PREFIX}:answered:${job.id}`)) === 1;
         const answered = emu.calls.some((c) => isAnswer(c) && c.chatId === job.data.chat.id && c.replyToMessageId === job.data.replyTo);
-        if (worker && !answered) victim = { worker, jobId: job.id!, chatId: job.data.chat.id, replyTo: job.data.replyTo };
+        if (running && !claimed && !answered) {
+          victim = { worker, jobId: job.id!, chatId: job.data.chat.id, replyTo: job.data.replyTo };
+          break;
+        }
+        worker.child.kill('SIGCONT');
       }
       if (!victim) await new Promise((resolve) => setTimeout(resolve, 25));
     }
