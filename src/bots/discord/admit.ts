@@ -2,6 +2,7 @@ import type { CommandInteraction } from 'discord.js';
 import type { Admission } from '../shared/limits.ts';
 import { PLATFORM, type DiscordBotDeps } from './deps.ts';
 import { refuse } from './respond.ts';
+import { tFor } from './language.ts';
 import { discordReplyText } from './texts.ts';
 
 /**
@@ -11,11 +12,11 @@ import { discordReplyText } from './texts.ts';
 export async function admitAndDefer(interaction: CommandInteraction, deps: DiscordBotDeps): Promise<Extract<Admission, { status: 'ok' }> | null> {
   const admission = deps.limits.acquire(`${PLATFORM}:${interaction.user.id}`);
   if (admission.status === 'rate_limited') {
-    await refuse(interaction, discordReplyText('rate_limited', { retryAfterSec: admission.retryAfterSec }));
+    await refuse(interaction, discordReplyText(tFor(interaction), 'rate_limited', { retryAfterSec: admission.retryAfterSec }));
     return null;
   }
   if (admission.status === 'busy') {
-    await refuse(interaction, discordReplyText('busy'));
+    await refuse(interaction, discordReplyText(tFor(interaction), 'busy'));
     return null;
   }
   try {

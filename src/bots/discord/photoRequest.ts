@@ -1,15 +1,17 @@
 import type { CommandInteraction } from 'discord.js';
-import type { MatchReport } from '../../core/engineTypes.ts';
+import type { FaceChoice, MatchReport } from '../../core/engineTypes.ts';
 import type { Result } from '../../core/result.ts';
 import { DownloadError, downloadUrl } from '../shared/download.ts';
 import { bestMatch, celebrityName } from '../shared/format.ts';
+import { pictureLabels, type Translate } from '../shared/i18n.ts';
 import type { Admission } from '../shared/limits.ts';
 import { isOperatorFailure, newErrorId, internalErrorText } from '../shared/replies.ts';
 import { admitAndDefer } from './admit.ts';
 import type { DiscordBotDeps } from './deps.ts';
+import { genderFor, tFor } from './language.ts';
 import { recordResult } from './recordResult.ts';
 import type { AttachmentVerdict, PhotoSource } from './media.ts';
-import { matchEmbed, REPLY_FILE_NAME, refuse } from './respond.ts';
+import { matchEmbed, REPLY_FILE_NAME, refuse, type Subject } from './respond.ts';
 import { discordReplyText } from './texts.ts';
 
 // One look-alike request, whichever command started it. Checks that cost nothing come first and are
@@ -19,8 +21,12 @@ import { discordReplyText } from './texts.ts';
 export interface PhotoRequest {
   interaction: CommandInteraction;
   source: PhotoSource;
-  /** "You", or the name of whoever is in the picture, for the embed's title. */
-  subject: string;
+  /** Who is in the picture, for the embed's title. */
+  subject: Subject;
+  /** A face of a group photo (the `face` option). */
+  face?: FaceChoice;
+  /** The `gender` option, when given: used, and remembered as the user's setting. */
+  genderOption?: string | null;
 }
 
 const VERDICT_REPLIES = { video: 'video_not_supported', unsupported: 'unsupported_file', too_large: 'file_too_large', empty: 'empty_file' } as const;
@@ -28,7 +34,7 @@ const VERDICT_REPLIES = { video: 'video_not_supported', unsupported: 'unsupporte
 /** Refuses what an attachment's declared type and size rule out. True when it did. */
 export async function refuseAttachment(interaction: CommandInteraction, verdict: AttachmentVerdict, deps: DiscordBotDeps): Promise<boolean> {
   if (verdict.kind === 'image') return false;
-  await refuse(interaction, discordReplyText(VERDICT_REPLIES[verdict.kind], { maxFileBytes: deps.maxFileBytes }));
+  await refuse(interaction, discordReplyText(tFor(interaction), VERDICT_REPLIES[verdict.kind], { maxFileBytes: deps.maxFileBytes }));
   return true;
 }
 
@@ -36,40 +42,48 @@ export async function requestLookalike(req: PhotoRequest, deps: DiscordBotDeps):
   const { interaction } = req;
   const admission = await admitAndDefer(interaction, deps);
   if (!admission) return;
-  deps.jobs.track(answer(req, admission, deps));
+  deps.jobs.track(answer(req, admission, deps, tFor(interaction)));
 }
 
-async function answer(req: PhotoRequest, admission: Extract<Admission, { status: 'ok' }>, deps: DiscordBotDeps): Promise<void> {
+async function answer(req: PhotoRequest, admission: Extract<Admission, { status: 'ok' }>, deps: DiscordBotDeps, t: Translate): Promise<void> {
   const { interaction } = req;
   const context = { interactionId: interaction.id, guildId: interaction.guildId, userId: interaction.user.id, source: req.source.kind };
   try {
+    const gender = await genderFor(deps, interaction.user.id, req.genderOption ?? null);
     const outcome = await admission.run(async (signal): Promise<Result<MatchReport> | 'download_failed'> => {
       const bytes = await download(req.source, deps, signal);
       if (bytes === 'download_failed' || !bytes.ok) return bytes;
-      return deps.engine.match(bytes.value, { top: deps.runnersUp + 1, composite: true, maxBytes: deps.maxFileBytes });
+      return deps.engine.match(bytes.value, {
+        top: deps.runnersUp + 1,
+        composite: true,
+        maxBytes: deps.maxFileBytes,
+        labels: pictureLabels(t),
+        ...(gender ? { gender } : {}),
+        ...(req.face !== undefined ? { face: req.face } : {}),
+      });
     });
     if (outcome.status === 'timeout') {
       deps.log.warn(context, 'look-alike request timed out');
-      return await refuse(interaction, discordReplyText('timeout'));
+      return await refuse(interaction, discordReplyText(t, 'timeout'));
     }
     const result = outcome.value;
-    if (result === 'download_failed') return await refuse(interaction, discordReplyText('download_failed'));
+    if (result === 'download_failed') return await refuse(interaction, discordReplyText(t, 'download_failed'));
     if (!result.ok) {
       if (isOperatorFailure(result.error.code)) deps.log.error({ ...context, failure: result.error }, 'engine cannot answer');
-      return await refuse(interaction, discordReplyText(result.error.code, { maxFileBytes: deps.maxFileBytes }));
+      return await refuse(interaction, discordReplyText(t, result.error.code, { maxFileBytes: deps.maxFileBytes, faces: result.error.faces }));
     }
     const report = result.value;
     const best = bestMatch(report);
     if (!report.composite || !best) throw new Error('engine reported a match without a picture or without matches');
     await interaction.editReply({
-      embeds: [matchEmbed(report, { subject: req.subject, runnersUp: deps.runnersUp })],
+      embeds: [matchEmbed(report, { subject: req.subject, runnersUp: deps.runnersUp, t, pickHint: t('caption.pick_face_discord', { count: report.facesFound }) })],
       files: [{ attachment: report.composite, name: REPLY_FILE_NAME }],
     });
     await recordResult(req.interaction, deps, celebrityName(best.name), best.similarity);
   } catch (err) {
     const errorId = newErrorId();
     deps.log.error({ err, errorId, ...context }, 'request failed');
-    await refuse(interaction, internalErrorText(errorId)).catch((sendErr: unknown) => deps.log.warn({ ...context, err: sendErr }, 'could not send the error reply'));
+    await refuse(interaction, internalErrorText(errorId, t)).catch((sendErr: unknown) => deps.log.warn({ ...context, err: sendErr }, 'could not send the error reply'));
   }
 }
 

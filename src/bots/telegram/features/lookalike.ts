@@ -1,27 +1,33 @@
 import { Composer, type Context, type Telegram } from 'telegraf';
 import { message } from 'telegraf/filters';
-import type { MatchReport } from '../../../core/engineTypes.ts';
+import type { FaceChoice, MatchReport } from '../../../core/engineTypes.ts';
 import type { Result } from '../../../core/result.ts';
+import { commandArgument, parseFaceChoice } from '../../shared/faceChoice.ts';
 import { bestMatch, celebrityName, htmlMarkup, matchCaption } from '../../shared/format.ts';
+import { pictureLabels, type Translate } from '../../shared/i18n.ts';
 import type { Admission } from '../../shared/limits.ts';
 import { isOperatorFailure, replyText, reportInternalError, type ReplyCode } from '../../shared/replies.ts';
 import { asksForLookalike, mentionsBot } from '../addressing.ts';
 import { keepChatAction } from '../chatAction.ts';
 import { CAPTION_LIMIT, PLATFORM, type TelegramBotDeps } from '../deps.ts';
+import { genderFor, tFor } from '../language.ts';
 import { downloadFile, hasMedia, pickMedia, type PickedMedia } from '../media.ts';
 import { recordResult } from '../recordResult.ts';
 import { sendPicture, sendReply } from '../respond.ts';
 
 // The look-alike itself. In a private chat every photo (or image file) is for the bot. In a group only
 // a photo whose caption is /lookalike or mentions the bot, or /lookalike sent as a reply to a photo.
+// "/lookalike 3" (or "/lookalike centre") matches that face of a group photo, counted from the left.
 
 interface Request {
   telegram: Telegram;
   chat: { id: number; type: string };
-  from: { id: number; is_bot: boolean; first_name: string; last_name?: string; username?: string };
+  from: { id: number; is_bot: boolean; first_name: string; last_name?: string; username?: string; language_code?: string };
   /** The message the answer quotes: the photo, or the command that pointed at it. */
   replyTo: number;
   media: PickedMedia;
+  /** The text or caption that asked: its argument picks a face. */
+  asked?: string;
 }
 
 export function lookalikeFeature(deps: TelegramBotDeps): Composer<Context> {
@@ -31,10 +37,10 @@ export function lookalikeFeature(deps: TelegramBotDeps): Composer<Context> {
     const target = ctx.message.reply_to_message;
     const media = target && hasMedia(target) ? pickMedia(target) : undefined;
     if (!media) {
-      await sendReply(ctx.telegram, ctx.chat.id, ctx.message.message_id, replyText('no_photo'));
+      await sendReply(ctx.telegram, ctx.chat.id, ctx.message.message_id, replyText(tFor(ctx.from), 'no_photo'));
       return;
     }
-    await accept(deps, { telegram: ctx.telegram, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, media });
+    await accept(deps, { telegram: ctx.telegram, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, media, asked: ctx.message.text });
   });
 
   composer.on([message('photo'), message('document')], async (ctx, next) => {
@@ -42,7 +48,7 @@ export function lookalikeFeature(deps: TelegramBotDeps): Composer<Context> {
     if (ctx.chat.type !== 'private' && !asksForLookalike(ctx.message, bot)) return next();
     const media = pickMedia(ctx.message);
     if (!media) return next();
-    await accept(deps, { telegram: ctx.telegram, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, media });
+    await accept(deps, { telegram: ctx.telegram, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, media, asked: ctx.message.caption });
   });
 
   // "@bot" written in reply to a photo in a group works like /lookalike.
@@ -60,51 +66,71 @@ export function lookalikeFeature(deps: TelegramBotDeps): Composer<Context> {
 
 /** Checks that cost nothing come first; then admission; then the work runs in the background. */
 async function accept(deps: TelegramBotDeps, req: Request): Promise<void> {
+  const t = tFor(req.from);
   const refuse = (code: ReplyCode, retryAfterSec?: number) =>
-    sendReply(req.telegram, req.chat.id, req.replyTo, replyText(code, { maxFileBytes: deps.maxFileBytes, ...(retryAfterSec ? { retryAfterSec } : {}) }));
+    sendReply(req.telegram, req.chat.id, req.replyTo, replyText(t, code, { maxFileBytes: deps.maxFileBytes, ...(retryAfterSec ? { retryAfterSec } : {}) }));
 
   if (req.media.kind === 'unsupported') return refuse('unsupported_file');
   if (req.media.size === 0) return refuse('empty_file');
   if (deps.maxFileBytes !== null && req.media.size !== undefined && req.media.size > deps.maxFileBytes) return refuse('file_too_large');
+  const face = parseFaceChoice(commandArgument(req.asked));
+  if (face === null) return sendReply(req.telegram, req.chat.id, req.replyTo, t('reply.bad_face_choice'));
 
   const admission = deps.limits.acquire(`${PLATFORM}:${req.from.id}`);
   if (admission.status === 'rate_limited') return refuse('rate_limited', admission.retryAfterSec);
   if (admission.status === 'busy') return refuse('busy');
-  deps.jobs.track(answer(deps, req, req.media.fileId, admission));
+  deps.jobs.track(answer(deps, req, req.media.fileId, admission, t, face));
 }
 
-async function answer(deps: TelegramBotDeps, req: Request, fileId: string, admission: Extract<Admission, { status: 'ok' }>): Promise<void> {
+async function answer(
+  deps: TelegramBotDeps,
+  req: Request,
+  fileId: string,
+  admission: Extract<Admission, { status: 'ok' }>,
+  t: Translate,
+  face: FaceChoice | undefined,
+): Promise<void> {
   const context = { chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo };
   const stopAction = keepChatAction(req.telegram, req.chat.id, 'upload_photo', deps.chatActionIntervalMs);
   try {
+    const gender = await genderFor(deps, req.from.id);
     const outcome = await admission.run(async (signal): Promise<Result<MatchReport>> => {
       const bytes = await downloadFile(req.telegram, fileId, { maxBytes: deps.maxFileBytes, signal });
       if (!bytes.ok) return bytes;
       return deps.engine.match(bytes.value, {
         top: deps.runnersUp + 1,
         composite: true,
+        labels: pictureLabels(t),
+        ...(gender ? { gender } : {}),
+        ...(face !== undefined ? { face } : {}),
         ...(deps.maxFileBytes !== null ? { maxBytes: deps.maxFileBytes } : {}),
       });
     });
     stopAction();
     if (outcome.status === 'timeout') {
       deps.log.warn(context, 'look-alike request timed out');
-      return await sendReply(req.telegram, req.chat.id, req.replyTo, replyText('timeout'));
+      return await sendReply(req.telegram, req.chat.id, req.replyTo, replyText(t, 'timeout'));
     }
     const result = outcome.value;
     if (!result.ok) {
       if (isOperatorFailure(result.error.code)) deps.log.error({ ...context, failure: result.error }, 'engine cannot answer');
-      return await sendReply(req.telegram, req.chat.id, req.replyTo, replyText(result.error.code, { maxFileBytes: deps.maxFileBytes }));
+      return await sendReply(req.telegram, req.chat.id, req.replyTo, replyText(t, result.error.code, { maxFileBytes: deps.maxFileBytes, faces: result.error.faces }));
     }
     const report = result.value;
     const best = bestMatch(report);
     if (!report.composite || !best) throw new Error('engine reported a match without a picture or without matches');
-    const caption = matchCaption(report, { markup: htmlMarkup, maxLength: CAPTION_LIMIT, runnersUp: deps.runnersUp });
+    const caption = matchCaption(report, {
+      markup: htmlMarkup,
+      t,
+      maxLength: CAPTION_LIMIT,
+      runnersUp: deps.runnersUp,
+      pickHint: t('caption.pick_face_telegram', { count: report.facesFound }),
+    });
     await sendPicture(req.telegram, req.chat.id, req.replyTo, report.composite, caption);
     await recordResult(deps, req, celebrityName(best.name), best.similarity);
   } catch (err) {
     stopAction();
-    const text = reportInternalError(deps.log, err, context);
+    const text = reportInternalError(deps.log, err, context, t);
     await sendReply(req.telegram, req.chat.id, req.replyTo, text).catch((sendErr: unknown) =>
       deps.log.warn({ ...context, err: sendErr }, 'could not send the error reply'),
     );

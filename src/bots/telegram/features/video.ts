@@ -5,15 +5,17 @@ import { message } from 'telegraf/filters';
 import { fail, ok, type Result } from '../../../core/result.ts';
 import type { VideoInput, VideoReport, VideoUpdate } from '../../../core/video/types.ts';
 import { bestMatch, celebrityName, htmlMarkup, matchCaption, percent } from '../../shared/format.ts';
+import { pictureLabels, type Translate } from '../../shared/i18n.ts';
 import { DownloadError } from '../../shared/download.ts';
 import type { Admission } from '../../shared/limits.ts';
 import { isOperatorFailure, replyText, reportInternalError, type ReplyCode } from '../../shared/replies.ts';
 import { asksForLookalike } from '../addressing.ts';
 import { CAPTION_LIMIT, PLATFORM, type TelegramBotDeps } from '../deps.ts';
+import { genderFor, tFor } from '../language.ts';
 import { recordResult } from '../recordResult.ts';
 import { replyParameters, sendPicture, sendReply } from '../respond.ts';
 
-// Live matching of video notes, videos and animations: "Watching..." at once, that message edited with
+// Live matching of video notes, videos, animations, and MP4 or GIF files sent as documents: "Watching..." at once, that message edited with
 // the best match so far while the video streams through the engine, then the reply picture. In a group
 // a video counts only when its caption asks (/lookalike or a mention), or when /lookalike answers it;
 // a video note has no caption, so there only the second way works.
@@ -26,7 +28,7 @@ export const EDIT_INTERVAL_MS = 1500;
 interface VideoRequest {
   telegram: Telegram;
   chat: { id: number; type: string };
-  from: { id: number; is_bot: boolean; first_name: string; last_name?: string; username?: string };
+  from: { id: number; is_bot: boolean; first_name: string; last_name?: string; username?: string; language_code?: string };
   replyTo: number;
   fileId: string;
   size?: number;
@@ -37,12 +39,24 @@ interface VideoFields {
   video?: { file_id: string; duration: number; file_size?: number };
   video_note?: { file_id: string; duration: number; file_size?: number };
   animation?: { file_id: string; duration: number; file_size?: number };
+  document?: { file_id: string; file_name?: string; mime_type?: string; file_size?: number };
 }
 
-function pickVideo(msg: VideoFields): { fileId: string; size?: number; duration: number } | undefined {
+const MOVING_FILE = /\.(mp4|m4v|mov|webm|mkv|gif)$/i;
+
+/** An MP4, WebM or GIF sent as a file: a video to watch, not a photo to refuse. Its duration is unknown until decoded. */
+export function isVideoDocument(doc: { file_name?: string; mime_type?: string }): boolean {
+  const mime = (doc.mime_type ?? '').toLowerCase();
+  if (mime.startsWith('video/') || mime === 'image/gif') return true;
+  return (mime === '' || mime === 'application/octet-stream') && MOVING_FILE.test(doc.file_name ?? '');
+}
+
+function pickVideo(msg: VideoFields): { fileId: string; size?: number; duration?: number } | undefined {
   const v = msg.video_note ?? msg.video ?? msg.animation;
-  if (!v) return undefined;
-  return { fileId: v.file_id, duration: v.duration, ...(v.file_size !== undefined ? { size: v.file_size } : {}) };
+  if (v) return { fileId: v.file_id, duration: v.duration, ...(v.file_size !== undefined ? { size: v.file_size } : {}) };
+  const doc = msg.document;
+  if (doc && isVideoDocument(doc)) return { fileId: doc.file_id, ...(doc.file_size !== undefined ? { size: doc.file_size } : {}) };
+  return undefined;
 }
 
 /** Per chat: when the last progress edit went out. Shared by every video of the chat. */
@@ -56,18 +70,18 @@ export function videoFeature(deps: TelegramBotDeps): Composer<Context> {
     const video = target ? pickVideo(target as VideoFields) : undefined;
     if (!video) return next();
     if (!deps.engine.matchVideo) {
-      await sendReply(ctx.telegram, ctx.chat.id, ctx.message.message_id, replyText('video_not_supported'));
+      await sendReply(ctx.telegram, ctx.chat.id, ctx.message.message_id, replyText(tFor(ctx.from), 'video_not_supported'));
       return;
     }
     await accept(deps, { telegram: ctx.telegram, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, ...video });
   });
-  composer.on([message('video_note'), message('video'), message('animation')], async (ctx, next) => {
+  composer.on([message('video_note'), message('video'), message('animation'), message('document')], async (ctx, next) => {
     const bot = { id: ctx.botInfo.id, username: ctx.botInfo.username };
     if (ctx.chat.type !== 'private' && !('caption' in ctx.message && asksForLookalike(ctx.message, bot))) return next();
     const video = pickVideo(ctx.message as VideoFields);
     if (!video) return next();
     if (!deps.engine.matchVideo) {
-      await sendReply(ctx.telegram, ctx.chat.id, ctx.message.message_id, replyText('video_not_supported'));
+      await sendReply(ctx.telegram, ctx.chat.id, ctx.message.message_id, replyText(tFor(ctx.from), 'video_not_supported'));
       return;
     }
     await accept(deps, { telegram: ctx.telegram, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, ...video });
@@ -76,16 +90,17 @@ export function videoFeature(deps: TelegramBotDeps): Composer<Context> {
 }
 
 async function accept(deps: TelegramBotDeps, req: VideoRequest): Promise<void> {
+  const t = tFor(req.from);
   const refuse = (code: ReplyCode, retryAfterSec?: number) =>
-    sendReply(req.telegram, req.chat.id, req.replyTo, replyText(code, { maxFileBytes: deps.maxFileBytes ?? MAX_DOWNLOAD, ...(retryAfterSec ? { retryAfterSec } : {}) }));
+    sendReply(req.telegram, req.chat.id, req.replyTo, replyText(t, code, { maxFileBytes: deps.maxFileBytes ?? MAX_DOWNLOAD, ...(retryAfterSec ? { retryAfterSec } : {}) }));
   if (req.duration !== undefined && req.duration > MAX_VIDEO_SECONDS) return refuse('video_too_long');
   if (req.size === 0) return refuse('empty_file');
   if (req.size !== undefined && req.size > maxBytes(deps)) return refuse('file_too_large');
   const admission = deps.limits.acquire(`${PLATFORM}:${req.from.id}`);
   if (admission.status === 'rate_limited') return refuse('rate_limited', admission.retryAfterSec);
   if (admission.status === 'busy') return refuse('busy');
-  const watching = await req.telegram.sendMessage(req.chat.id, 'Watching...', { reply_parameters: replyParameters(req.replyTo) });
-  deps.jobs.track(answer(deps, req, watching.message_id, admission));
+  const watching = await req.telegram.sendMessage(req.chat.id, t('video.watching'), { reply_parameters: replyParameters(req.replyTo) });
+  deps.jobs.track(answer(deps, req, watching.message_id, admission, t));
 }
 
 const MAX_DOWNLOAD = 20 * 1024 * 1024;
@@ -111,17 +126,17 @@ async function openDownload(telegram: Telegram, fileId: string, signal: AbortSig
   return ok(res.body as unknown as AsyncIterable<Uint8Array>);
 }
 
-function progressText(update: VideoUpdate): string {
+export function progressText(update: VideoUpdate, t: Translate): string {
   const best = update.tracks[0]?.matches[0];
-  const seen = `${update.framesProcessed} frame${update.framesProcessed === 1 ? '' : 's'} watched`;
-  return best ? `Watching... ${seen}. So far you look like ${celebrityName(best.name)} (${percent(best.similarity)}).` : `Watching... ${seen}, no face yet.`;
+  const count = update.framesProcessed;
+  return best ? t('video.progress', { count, name: celebrityName(best.name), percent: percent(best.similarity) }) : t('video.progress_none', { count });
 }
 
-async function answer(deps: TelegramBotDeps, req: VideoRequest, watchingId: number, admission: Extract<Admission, { status: 'ok' }>): Promise<void> {
+async function answer(deps: TelegramBotDeps, req: VideoRequest, watchingId: number, admission: Extract<Admission, { status: 'ok' }>, t: Translate): Promise<void> {
   const context = { chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo, video: true };
   const engine = deps.engine;
   let editing: Promise<void> | null = null;
-  let lastText = 'Watching...';
+  let lastText = t('video.watching');
   const edit = (text: string): Promise<void> => {
     if (text === lastText) return Promise.resolve();
     lastText = text;
@@ -134,15 +149,16 @@ async function answer(deps: TelegramBotDeps, req: VideoRequest, watchingId: numb
   };
   try {
     if (!engine.matchVideo) throw new Error('this engine cannot match videos');
+    const gender = await genderFor(deps, req.from.id);
     const outcome = await admission.run(async (signal): Promise<Result<VideoReport>> => {
       const input = await openDownload(req.telegram, req.fileId, signal);
       if (!input.ok) return input;
-      for await (const event of engine.matchVideo!(input.value, { maxBytes: maxBytes(deps), maxSeconds: MAX_VIDEO_SECONDS, top: deps.runnersUp + 1 })) {
+      for await (const event of engine.matchVideo!(input.value, { maxBytes: maxBytes(deps), maxSeconds: MAX_VIDEO_SECONDS, top: deps.runnersUp + 1, labels: pictureLabels(t), ...(gender ? { gender } : {}) })) {
         if (event.kind === 'result') return event.result;
         if (signal.aborted) return fail('corrupt_video', 'timed out');
         const due = Date.now() - (lastEditAt.get(req.chat.id) ?? 0) >= EDIT_INTERVAL_MS;
         if (due && !editing) {
-          editing = edit(progressText(event.update)).finally(() => {
+          editing = edit(progressText(event.update, t)).finally(() => {
             editing = null;
           });
         }
@@ -152,28 +168,28 @@ async function answer(deps: TelegramBotDeps, req: VideoRequest, watchingId: numb
     await editing;
     if (outcome.status === 'timeout') {
       deps.log.warn(context, 'video request timed out');
-      await edit(replyText('timeout'));
+      await edit(replyText(t, 'timeout'));
       return;
     }
     const result = outcome.value;
     if (!result.ok) {
       if (isOperatorFailure(result.error.code)) deps.log.error({ ...context, failure: result.error }, 'engine cannot answer');
-      await edit(replyText(result.error.code, { maxFileBytes: maxBytes(deps) }));
+      await edit(replyText(t, result.error.code, { maxFileBytes: maxBytes(deps) }));
       return;
     }
     const report = result.value;
     const best = bestMatch(report);
     if (!report.composite || !best) {
-      await edit(replyText('no_face'));
+      await edit(replyText(t, 'no_face'));
       return;
     }
-    await edit(`Done: ${report.framesProcessed} frames watched. You look most like ${celebrityName(best.name)} (${percent(best.similarity)}).`);
-    const caption = matchCaption(report, { markup: htmlMarkup, maxLength: CAPTION_LIMIT, runnersUp: deps.runnersUp });
+    await edit(t('video.done', { count: report.framesProcessed, name: celebrityName(best.name), percent: percent(best.similarity) }));
+    const caption = matchCaption(report, { markup: htmlMarkup, t, maxLength: CAPTION_LIMIT, runnersUp: deps.runnersUp });
     await sendPicture(req.telegram, req.chat.id, req.replyTo, report.composite, caption);
     await recordResult(deps, req, celebrityName(best.name), best.similarity);
   } catch (err) {
     await editing;
-    const text = reportInternalError(deps.log, err, context);
+    const text = reportInternalError(deps.log, err, context, t);
     await edit(text);
   }
 }
