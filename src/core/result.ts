@@ -20,6 +20,8 @@ export type FailureCode =
   | 'corrupt_video'
   /** A face number beyond the faces found in the photo. */
   | 'no_such_face'
+  /** A gallery's metadata file (people.csv) that breaks its rules. */
+  | 'bad_metadata'
   /** Compare with women or men only, and the gallery has no one marked so. */
   | 'gender_unavailable';
 

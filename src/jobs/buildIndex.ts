@@ -8,6 +8,7 @@ import { Gallery } from '../core/gallery.ts';
 import { fail, ok, type Result } from '../core/result.ts';
 import { logger } from '../log.ts';
 import { listGalleryImages } from './galleryFolder.ts';
+import { readPeopleCsv } from './peopleCsv.ts';
 import { FacePool } from './pool/facePool.ts';
 import { galleryInfoOf, type FaceTaskResult } from './pool/messages.ts';
 
@@ -53,6 +54,9 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<Result<BuildS
   if (images.length === 0) {
     return fail('empty_index', `No images found in ${opts.folder}: expected <folder>/<Person_Name>/*.jpg`);
   }
+  // Checked before any image is opened: a bad people.csv stops the build with nothing changed.
+  const people = readPeopleCsv(opts.folder);
+  if (!people.ok) return people;
   // The pool's workers decode, detect and embed as the engine does for a user's photo (full-size
   // decode, the detector's largest face, model chip and display crop); the gallery is written here,
   // in folder order.
@@ -64,7 +68,7 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<Result<BuildS
     modelsDir: opts.modelsDir,
     device: opts.device ?? 'auto',
     workers: Math.min(opts.workers ?? availableParallelism(), images.length),
-    prepare: { thumbnailSize: THUMBNAIL_SIZE, decodeMaxSide: null },
+    prepare: { thumbnailSize: THUMBNAIL_SIZE, decodeMaxSide: null, photoYear: true },
   });
   if (!pool.ok) return pool;
   const info = pool.value.info;
@@ -103,7 +107,22 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<Result<BuildS
         skippedFiles.push({ path: img.path, reason: r.code });
         return;
       }
-      gallery.add({ name: img.name, image: path.resolve(img.path), box: r.box, source: r.source }, r.descriptor, r.thumbnail);
+      const person = people.value.get(img.name);
+      // The age is the photo's year less the birth year: a year too many for a photo taken before that year's birthday.
+      const age = r.photoYear !== undefined && person?.birthYear !== undefined ? r.photoYear - person.birthYear : undefined;
+      gallery.add(
+        {
+          name: img.name,
+          image: path.resolve(img.path),
+          box: r.box,
+          source: r.source,
+          ...(person?.gender ? { gender: person.gender } : {}),
+          ...(r.photoYear !== undefined ? { photoYear: r.photoYear } : {}),
+          ...(age !== undefined ? { age } : {}),
+        },
+        r.descriptor,
+        r.thumbnail,
+      );
     });
     await gallery.save();
   } catch (err) {

@@ -21,7 +21,7 @@ export interface ReplyDetails {
 
 // Failures that mean the bot is misconfigured, not that the user did something wrong: the user gets
 // the generic apology and the operator a log line.
-const OPERATOR_FAILURES: ReadonlySet<FailureCode> = new Set(['no_index', 'empty_index', 'model_mismatch', 'unknown_model', 'missing_file', 'unknown_celebrity']);
+const OPERATOR_FAILURES: ReadonlySet<FailureCode> = new Set(['no_index', 'empty_index', 'model_mismatch', 'unknown_model', 'missing_file', 'unknown_celebrity', 'bad_metadata']);
 
 export function isOperatorFailure(code: ReplyCode): boolean {
   return OPERATOR_FAILURES.has(code as FailureCode);
@@ -52,6 +52,7 @@ export function replyText(t: Translate, code: ReplyCode, details: ReplyDetails =
     case 'unknown_model':
     case 'missing_file':
     case 'unknown_celebrity':
+    case 'bad_metadata':
       return t('reply.not_ready');
     default:
       return t(`reply.${code}`);
