@@ -8,12 +8,15 @@ import type { FaceKeypoints, Point, RgbImage } from './types.ts';
 // to the in-between shape, piecewise affinely over a fixed triangle mesh of the keypoints and the
 // frame's border, and cross-fades them. Without keypoints on either side only the cross-fade is left.
 
-/** Where the morph puts the features, as fractions of the square frame: a head with room around it. */
+/**
+ * Where the morph puts the features, as fractions of the square frame: the face large enough that a
+ * gallery thumbnail (a display crop, 1.6 face widths) still fills the frame.
+ */
 export const MORPH_TEMPLATE: FaceTemplate = {
-  rightEye: { x: 0.385, y: 0.42 },
-  leftEye: { x: 0.615, y: 0.42 },
-  nose: { x: 0.5, y: 0.545 },
-  mouth: { x: 0.5, y: 0.655 },
+  rightEye: { x: 0.365, y: 0.43 },
+  leftEye: { x: 0.635, y: 0.43 },
+  nose: { x: 0.5, y: 0.575 },
+  mouth: { x: 0.5, y: 0.7 },
 };
 
 export interface MorphFace {
