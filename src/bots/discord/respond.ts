@@ -55,7 +55,7 @@ export function matchEmbed(report: CaptionReport, opts: { subject: Subject; runn
     opts.subject.kind === 'you'
       ? t('discord.title_you', { name })
       : opts.subject.kind === 'member'
-        ? t('discord.title_other', { who: opts.subject.name, name })
+        ? t('discord.title_member', { who: opts.subject.name, name })
         : t('discord.title_this_face', { name });
   const embed = new EmbedBuilder()
     .setTitle(title.slice(0, 256))

@@ -20,7 +20,7 @@ export function discordReplyText(t: Translate, code: ReplyCode | DiscordRefusal,
     case 'restarting':
       return t(`discord.${code}`);
     case 'no_avatar':
-      return details.who === undefined ? t('discord.no_avatar_self') : t('discord.no_avatar_other', { who: details.who });
+      return details.who === undefined ? t('discord.no_avatar_you') : t('discord.no_avatar_member', { who: details.who });
     case 'file_too_large':
       return t('discord.file_too_large', { mb: Math.round((details.maxFileBytes ?? DISCORD_FILE_LIMIT_BYTES) / (1024 * 1024)) });
     default:
