@@ -94,7 +94,12 @@ export function matchCaption(report: CaptionReport, opts: CaptionOptions): strin
     if (rest) lines.push(t('caption.runners_up', { list: rest }));
     return fitLines(lines, [], opts.maxLength, markup, t);
   }
-  const header = found > faces.length ? t('caption.faces_of', { shown: faces.length, total: found }) : t('caption.faces_largest_first', { count: faces.length });
+  const header =
+    faces.length === 1
+      ? t('caption.face_of', { n: faces[0]!.number ?? 1, total: found })
+      : found > faces.length
+        ? t('caption.faces_of', { shown: faces.length, total: found })
+        : t('caption.faces_largest_first', { count: faces.length });
   const rows = faces.map((face, i) => {
     const best = face.matches[0]!;
     const rest = runnersUp(face, markup, Math.min(count, 2));

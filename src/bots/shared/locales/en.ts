@@ -41,6 +41,7 @@ export default {
     runners_up: 'Runners-up: {{list}}',
     faces_largest_first: '{{count}} faces, largest first:',
     faces_of: '{{shown}} of {{total}} faces, largest first:',
+    face_of: 'Face {{n}} of {{total}}, counted from the left:',
     then: 'then {{list}}',
     and_more: '…and {{count}} more',
     photo_age: '{{year}}, age {{age}}',

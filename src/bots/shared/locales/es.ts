@@ -42,6 +42,7 @@ export default {
     runners_up: 'También: {{list}}',
     faces_largest_first: '{{count}} caras, de mayor a menor:',
     faces_of: '{{shown}} de {{total}} caras, de mayor a menor:',
+    face_of: 'Cara {{n}} de {{total}}, contando desde la izquierda:',
     then: 'después {{list}}',
     and_more: '…y {{count}} más',
     photo_age: '{{year}}, a los {{age}} años',

@@ -42,6 +42,7 @@ export default {
     runners_up: 'Também: {{list}}',
     faces_largest_first: '{{count}} rostos, do maior para o menor:',
     faces_of: '{{shown}} de {{total}} rostos, do maior para o menor:',
+    face_of: 'Rosto {{n}} de {{total}}, contando da esquerda:',
     then: 'depois {{list}}',
     and_more: '…e mais {{count}}',
     photo_age: '{{year}}, aos {{age}} anos',

@@ -45,6 +45,7 @@ export default {
     runners_up: 'Также: {{list}}',
     faces_largest_first: 'Лиц: {{count}}, от крупных к мелким:',
     faces_of: 'Лиц: {{shown}} из {{total}}, от крупных к мелким:',
+    face_of: 'Лицо {{n}} из {{total}}, считая слева:',
     then: 'затем {{list}}',
     and_more: '…и ещё {{count}}',
     photo_age: '{{year}}, возраст {{age}}',
