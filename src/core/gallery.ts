@@ -76,6 +76,8 @@ export class Gallery {
   private readonly identityIds = new Map<string, number>();
   private thumbsFd: number | null = null;
   private thumbsEnd = 0;
+  /** Faces of each gender, kept as faces are added: asked on every filtered request. */
+  private readonly genders = { female: 0, male: 0 };
 
   private constructor(
     readonly dir: string,
@@ -86,7 +88,14 @@ export class Gallery {
     private readonly createdAt: string,
   ) {
     identities.forEach((name, i) => this.identityIds.set(name, i));
-    for (const row of rows) this.thumbsEnd = Math.max(this.thumbsEnd, row[7] + row[8]);
+    for (const row of rows) {
+      this.thumbsEnd = Math.max(this.thumbsEnd, row[7] + row[8]);
+      this.countGender(row);
+    }
+  }
+
+  private countGender(row: FaceRow): void {
+    if (row[9] === 0 || row[9] === 1) this.genders[GENDERS[row[9]]!]++;
   }
 
   /** A new, empty gallery written to `dir` (created; an existing gallery there is replaced on save). */
@@ -156,6 +165,7 @@ export class Gallery {
     const gender = face.gender ? GENDER_CODE[face.gender] : null;
     const row: FaceRow = [identity, face.image, x, y, width, height, face.source, offset, length, gender, face.photoYear ?? null, face.age ?? null];
     const id = this.rows.push(row) - 1;
+    this.countGender(row);
     this.vectors.add(descriptor, id);
     return id;
   }
@@ -172,9 +182,7 @@ export class Gallery {
 
   /** Faces of each gender in the index (the rest are of unknown gender). */
   genderCounts(): Record<Gender, number> {
-    const counts = { female: 0, male: 0 };
-    for (const row of this.rows) if (row[9] === 0 || row[9] === 1) counts[GENDERS[row[9]]!]++;
-    return counts;
+    return { ...this.genders };
   }
 
   /** The descriptor stored for a face (unit length). */
