@@ -34,6 +34,15 @@ export interface DetectorFigures {
   msPerCall: Record<string, number>;
   /** BlazeFace only: the same pictures as `match` searches them. */
   msPerMatchCall?: Record<string, number>;
+  /** BlazeFace only: what the score thresholds were chosen from (every level at 0.5). */
+  scores?: {
+    /** The highest false face on the face-free patches. */
+    patchMax: number;
+    /** The best face's score on the people photos: lowest, 5th percentile, median. */
+    peopleBest: [number, number, number];
+    /** Patches with a face at 0.75 everywhere, without the stricter threshold for enlarged levels. */
+    patchesWithAFaceWithoutEnlargedThreshold: number;
+  };
 }
 
 async function load(file: string): Promise<RgbImage> {
@@ -96,6 +105,7 @@ export async function benchDetect(rounds = 7, log: (line: string) => void = () =
       }
       return ms;
     };
+    const scores = name === 'blazeface' ? await thresholdFigures(config.modelsDir, peopleFiles, patchImages) : undefined;
     const figures: DetectorFigures = {
       detector: name,
       peopleFound,
@@ -105,13 +115,39 @@ export async function benchDetect(rounds = 7, log: (line: string) => void = () =
       patchesWithAFace,
       patches: patchImages.length,
       msPerCall: await time(),
-      ...(name === 'blazeface' ? { msPerMatchCall: await time(MATCH_SEARCH) } : {}),
+      ...(name === 'blazeface' ? { msPerMatchCall: await time(MATCH_SEARCH), scores } : {}),
     };
     log(`${name}: ${JSON.stringify(figures)}`);
     out.push(figures);
     await detector.dispose();
   }
   return out;
+}
+
+/** Scores with every threshold at 0.5, and the patches' false faces without the enlarged levels' threshold. */
+async function thresholdFigures(modelsDir: string, peopleFiles: string[], patches: RgbImage[]): Promise<DetectorFigures['scores']> {
+  const open = async (blazeFace: { minScore: number; minScoreEnlarged: number }) => {
+    const loaded = await loadDetector('blazeface', { modelsDir, device: 'cpu', blazeFace });
+    if (!loaded.ok) throw new Error(loaded.error.message);
+    return loaded.value;
+  };
+  const low = await open({ minScore: 0.5, minScoreEnlarged: 0.5 });
+  let patchMax = 0;
+  for (const image of patches) for (const f of await low.detect(image)) patchMax = Math.max(patchMax, f.score!);
+  const best: number[] = [];
+  for (const f of peopleFiles) best.push(Math.max(0, ...(await low.detect(await load(path.join(peopleDir, f)))).map((x) => x.score!)));
+  await low.dispose();
+  const flat = await open({ minScore: 0.75, minScoreEnlarged: 0.75 });
+  let flatCount = 0;
+  for (const image of patches) if ((await flat.detect(image)).length > 0) flatCount++;
+  await flat.dispose();
+  best.sort((a, b) => a - b);
+  const round = (x: number) => Math.round(x * 100) / 100;
+  return {
+    patchMax: round(patchMax),
+    peopleBest: [round(best[0]!), round(best[Math.floor(0.05 * best.length)]!), round(best[best.length >> 1]!)],
+    patchesWithAFaceWithoutEnlargedThreshold: flatCount,
+  };
 }
 
 export function detectTable(figures: DetectorFigures[]): string {
