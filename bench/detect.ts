@@ -1,15 +1,13 @@
-import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../src/config.ts';
-import { readImageFile } from '../src/core/decode.ts';
 import { DETECTORS, loadDetector, type DetectorName, type FaceSearch } from '../src/core/detect/detector.ts';
 import { matchSearch } from '../src/core/engine.ts';
-import { sharp } from '../src/core/runtime/sharp.ts';
 import type { RgbImage } from '../src/core/types.ts';
-import { facesDir, peopleDir, repoRoot, scenesDir } from '../tests/support/paths.ts';
+import { faceFreePatchImages, loadImage, sceneFaceCounts } from '../tests/support/detectFixtures.ts';
+import { facesDir, peopleDir, scenesDir } from '../tests/support/paths.ts';
 import { median, timeMs } from './stats.ts';
 
 // The two face detectors side by side, in one run: how many of the labelled photos give a face, how
@@ -45,22 +43,6 @@ export interface DetectorFigures {
   };
 }
 
-async function load(file: string): Promise<RgbImage> {
-  const r = await readImageFile(file);
-  if (!r.ok) throw new Error(`${file}: ${r.error.message}`);
-  return r.value;
-}
-
-async function cut(image: RgbImage, [x, y, width, height]: readonly number[]): Promise<RgbImage> {
-  const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .extract({ left: x!, top: y!, width: width!, height: height! })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height };
-}
-
-const fixture = <T>(name: string): T => JSON.parse(readFileSync(path.join(repoRoot, 'tests/fixtures', name), 'utf8')) as T;
-
 /** The pictures timed, decoded beforehand: detection only. */
 export const TIMED = {
   '150 px face crop': 'people/Kaley_Cuoco/faceapi_bbt__penny1.png',
@@ -73,10 +55,9 @@ export const TIMED = {
 export async function benchDetect(rounds = 7, log: (line: string) => void = () => {}): Promise<DetectorFigures[]> {
   const config = loadConfig({ ...process.env, LOOKALIKE_DEVICE: 'cpu' });
   const peopleFiles = (await readdir(peopleDir, { recursive: true })).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort();
-  const { counts } = fixture<{ counts: Record<string, number> }>('scene-face-counts.json');
-  const { patches } = fixture<{ patches: { file: string; box: number[] }[] }>('face-free-patches.json');
-  const patchImages = await Promise.all(patches.map(async (p) => cut(await load(path.join(facesDir, p.file)), p.box)));
-  const timed = Object.fromEntries(await Promise.all(Object.entries(TIMED).map(async ([label, file]) => [label, await load(path.join(facesDir, file))] as const)));
+  const counts = sceneFaceCounts();
+  const patchImages = await faceFreePatchImages();
+  const timed = Object.fromEntries(await Promise.all(Object.entries(TIMED).map(async ([label, file]) => [label, await loadImage(path.join(facesDir, file))] as const)));
 
   const out: DetectorFigures[] = [];
   for (const name of DETECTORS) {
@@ -84,11 +65,11 @@ export async function benchDetect(rounds = 7, log: (line: string) => void = () =
     if (!loaded.ok) throw new Error(loaded.error.message);
     const detector = loaded.value;
     let peopleFound = 0;
-    for (const f of peopleFiles) if ((await detector.detect(await load(path.join(peopleDir, f)))).length > 0) peopleFound++;
+    for (const f of peopleFiles) if ((await detector.detect(await loadImage(path.join(peopleDir, f)))).length > 0) peopleFound++;
     let sceneError = 0;
     const scenesOffByMoreThanOne: string[] = [];
     for (const [file, expected] of Object.entries(counts)) {
-      const n = (await detector.detect(await load(path.join(scenesDir, file)))).length;
+      const n = (await detector.detect(await loadImage(path.join(scenesDir, file)))).length;
       sceneError += Math.abs(n - expected);
       if (Math.abs(n - expected) > 1) scenesOffByMoreThanOne.push(`${file} ${n}/${expected}`);
     }
@@ -135,7 +116,7 @@ async function thresholdFigures(modelsDir: string, peopleFiles: string[], patche
   let patchMax = 0;
   for (const image of patches) for (const f of await low.detect(image)) patchMax = Math.max(patchMax, f.score!);
   const best: number[] = [];
-  for (const f of peopleFiles) best.push(Math.max(0, ...(await low.detect(await load(path.join(peopleDir, f)))).map((x) => x.score!)));
+  for (const f of peopleFiles) best.push(Math.max(0, ...(await low.detect(await loadImage(path.join(peopleDir, f)))).map((x) => x.score!)));
   await low.dispose();
   const flat = await open({ minScore: 0.75, minScoreEnlarged: 0.75 });
   let flatCount = 0;
