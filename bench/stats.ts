@@ -12,9 +12,5 @@ export async function timeMs<T>(fn: () => Promise<T> | T): Promise<[number, T]> 
   return [performance.now() - t, value];
 }
 
-export function rssMb(): number {
-  return process.memoryUsage().rss / 2 ** 20;
-}
-
 // Deterministic pseudo-random numbers so runs compare: the same generator the tests use.
 export { rng } from '../tests/support/vggFace.ts';

@@ -1,6 +1,14 @@
 #!/usr/bin/env node
 // The `lookalike` command. The TypeScript sources are compiled to dist/ by `npm run build` (part of setup).
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { nodeVersionProblem } from './nodeVersion.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+const tooOld = nodeVersionProblem(process.versions.node, pkg.engines.node);
+if (tooOld) {
+  process.stderr.write(`${tooOld}\n`);
+  process.exit(2);
+}
 
 const entry = new URL('../dist/cli/main.js', import.meta.url);
 if (!existsSync(entry)) {

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigError } from './core/errors.ts';
 
 // The environment is read once, here, and validated. Errors name the variable, never its value.
@@ -8,14 +9,14 @@ export type Device = 'cpu' | 'cuda' | 'auto';
 export interface Config {
   dataDir: string;
   device: Device;
-  logLevel: string;
   /** Where generated model files live (models/ in the checkout unless overridden). */
   modelsDir: string;
   /** DATABASE_URL: undefined for the embedded SQLite file; checked by the store when it opens. */
   databaseUrl: string | undefined;
 }
 
-const projectRoot = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
+// fileURLToPath, not URL.pathname: a checkout path with a space (or any escaped character) must stay a path.
+const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const device = (env.LOOKALIKE_DEVICE ?? 'auto').toLowerCase();
@@ -25,7 +26,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return Object.freeze({
     dataDir: path.resolve(env.LOOKALIKE_DATA_DIR ?? 'data'),
     device,
-    logLevel: env.LOG_LEVEL ?? 'info',
     modelsDir: path.resolve(env.LOOKALIKE_MODELS_DIR ?? path.join(projectRoot, 'models')),
     databaseUrl: env.DATABASE_URL?.trim() || undefined,
   });

@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ACCEPTED_FORMATS_TEXT } from '../src/core/decode.ts';
 import type { MatchReport } from '../src/core/engineTypes.ts';
 import { bestMatch, htmlMarkup, leaderboardText, matchCaption, plainMarkup } from '../src/bots/shared/format.ts';
-import { limitsFromEnv, RequestLimits } from '../src/bots/shared/limits.ts';
+import { EditThrottle } from '../src/bots/shared/editThrottle.ts';
 import { translator } from '../src/bots/shared/i18n.ts';
+import { limitsFromEnv, RequestLimits, type Admitted } from '../src/bots/shared/limits.ts';
 import { replyText } from '../src/bots/shared/replies.ts';
 
 const t = translator('en');
@@ -20,17 +22,38 @@ function report(faces: [string, number][][]): MatchReport {
   };
 }
 
+/**
+ * An admission whose body hands its Admitted to the test and holds its place until `finish` (or until
+ * the task it runs ends): what a bot request does between admission and answer.
+ */
+function admit(limits: RequestLimits, key: string) {
+  let finish: () => void = () => {};
+  let admitted: Admitted | undefined;
+  const decision = limits.withAdmission(key, (a) => {
+    admitted = a;
+    return new Promise<void>((resolve) => (finish = resolve));
+  });
+  return {
+    decision,
+    status: decision.status,
+    queued: decision.status === 'ok' && decision.queued,
+    run: <T>(task: (signal: AbortSignal) => Promise<T>) => admitted!.run(task),
+    finish: () => finish(),
+  };
+}
+
+const tick = () => new Promise((resolve) => setImmediate(resolve));
+
 test('limits: a user gets perUserRequests per window, then a retry time; the window slides', () => {
   let now = 1_000_000;
   const limits = new RequestLimits({ perUserRequests: 2, perUserWindowMs: 60_000, concurrency: 10, queueSize: 0 }, () => now);
-  assert.equal(limits.acquire('u1').status, 'ok');
+  assert.equal(admit(limits, 'u1').status, 'ok');
   now += 10_000;
-  assert.equal(limits.acquire('u1').status, 'ok');
-  const third = limits.acquire('u1');
-  assert.deepEqual(third, { status: 'rate_limited', retryAfterSec: 50 });
-  assert.equal(limits.acquire('u2').status, 'ok', 'another user is not affected');
+  assert.equal(admit(limits, 'u1').status, 'ok');
+  assert.deepEqual(admit(limits, 'u1').decision, { status: 'rate_limited', retryAfterSec: 50 });
+  assert.equal(admit(limits, 'u2').status, 'ok', 'another user is not affected');
   now += 50_000;
-  assert.equal(limits.acquire('u1').status, 'ok', 'the first request has left the window');
+  assert.equal(admit(limits, 'u1').status, 'ok', 'the first request has left the window');
 });
 
 test('limits: concurrency slots, then a bounded queue, then busy; a busy answer costs the user nothing', async () => {
@@ -42,23 +65,22 @@ test('limits: concurrency slots, then a bounded queue, then busy; a busy answer 
       order.push(`start ${name}`);
       gates.push(() => resolve(name));
     });
-  const a = limits.acquire('a');
-  const b = limits.acquire('b');
-  const c = limits.acquire('c');
-  const d = limits.acquire('d');
+  const a = admit(limits, 'a');
+  const b = admit(limits, 'b');
+  const c = admit(limits, 'c');
+  const d = admit(limits, 'd');
   assert.equal(a.status, 'ok');
   assert.equal(b.status, 'ok');
   assert.ok(c.status === 'ok' && c.queued, 'third request waits in the queue');
   assert.equal(d.status, 'busy');
-  if (a.status !== 'ok' || b.status !== 'ok' || c.status !== 'ok') return;
   const runs = [a.run(task('a')), b.run(task('b')), c.run(task('c'))];
-  await new Promise((resolve) => setImmediate(resolve));
+  await tick();
   assert.deepEqual(order, ['start a', 'start b']);
   assert.equal(limits.active, 2);
   assert.equal(limits.waiting, 1);
   gates.shift()!();
   await runs[0];
-  await new Promise((resolve) => setImmediate(resolve));
+  await tick();
   assert.deepEqual(order, ['start a', 'start b', 'start c'], 'the queued request starts when a slot frees');
   gates.shift()!();
   gates.shift()!();
@@ -68,29 +90,118 @@ test('limits: concurrency slots, then a bounded queue, then busy; a busy answer 
     { status: 'done', value: 'b' },
     { status: 'done', value: 'c' },
   ]);
+  await tick();
   assert.equal(limits.active, 0);
-  assert.equal(limits.acquire('d').status, 'ok', 'd was never counted against its rate limit');
+  assert.equal(limits.held, 0, 'every place given back once the tasks ended');
+  assert.equal(admit(limits, 'd').status, 'ok', 'd was never counted against its rate limit');
 });
 
-test('limits: a task past its timeout is answered as a timeout and its slot is freed; errors propagate', async () => {
+test('limits: a request that never runs its task gives its place back when its body settles, thrown or not', async () => {
+  const limits = new RequestLimits({ perUserRequests: 100, concurrency: 1, queueSize: 0 });
+  // A body that fails before running anything (the "Watching..." message could not be sent).
+  const failed = limits.withAdmission('a', async () => {
+    throw new Error('403: Forbidden: bot was blocked by the user');
+  });
+  assert.equal(failed.status, 'ok');
+  assert.equal(admit(limits, 'b').status, 'busy', 'the place is held while the body runs');
+  await assert.rejects((failed as { done: Promise<void> }).done, /bot was blocked/);
+  assert.equal(limits.held, 0);
+  // A body that simply returns (Discord refused the deferral).
+  const dropped = limits.withAdmission('c', async () => {});
+  await (dropped as { done: Promise<void> }).done;
+  assert.equal(limits.held, 0);
+  // A body that throws synchronously.
+  const sync = limits.withAdmission('d', () => {
+    throw new Error('synchronous');
+  });
+  await assert.rejects((sync as { done: Promise<void> }).done, /synchronous/);
+  assert.equal(limits.held, 0);
+  const next = admit(limits, 'e');
+  assert.equal(next.status, 'ok', 'the one place is free again');
+  next.finish();
+});
+
+test('limits: a timed-out task is answered at once but keeps its slot until it stops; errors propagate', async () => {
   const limits = new RequestLimits({ concurrency: 1, queueSize: 1, timeoutMs: 50 });
-  const stuck = limits.acquire('a');
-  const queued = limits.acquire('b');
+  const stuck = admit(limits, 'a');
+  const queued = admit(limits, 'b');
   assert.ok(stuck.status === 'ok' && queued.status === 'ok');
-  if (stuck.status !== 'ok' || queued.status !== 'ok') return;
   let aborted = false;
-  const outcome = stuck.run((signal) => new Promise<never>(() => signal.addEventListener('abort', () => (aborted = true))));
-  // Queued behind the stuck task, it starts only when that one times out, with no time left of its own.
-  const waiting = queued.run(() => new Promise<never>(() => {}));
+  let release!: () => void;
+  const outcome = stuck.run(
+    (signal) =>
+      new Promise<string>((resolve) => {
+        signal.addEventListener('abort', () => (aborted = true));
+        // A stage that does not look at the signal: it ends when it ends.
+        release = () => resolve('late');
+      }),
+  );
+  let queuedStarted = false;
+  // Queued behind the stuck task, it starts only when that one has stopped, with no time left of its own.
+  const waiting = queued.run(async () => {
+    queuedStarted = true;
+    return 'b';
+  });
   assert.deepEqual(await outcome, { status: 'timeout' });
   assert.equal(aborted, true, 'the task was told to stop');
+  assert.equal(limits.active, 1, 'the timed-out task still holds its slot');
   assert.deepEqual(await waiting, { status: 'timeout' }, 'queue time counts towards the timeout');
+  assert.equal(queuedStarted, false, 'nothing ran beside the task that had not stopped');
+  release();
+  await tick();
+  await tick();
   assert.equal(limits.active, 0);
-  const next = limits.acquire('c');
+  assert.equal(limits.held, 0);
+  const next = admit(limits, 'c');
   assert.equal(next.status, 'ok');
-  if (next.status !== 'ok') return;
   await assert.rejects(next.run(async () => Promise.reject(new Error('engine exploded'))), /engine exploded/);
+  await tick();
   assert.equal(limits.active, 0);
+});
+
+test('limits: under a flood of slow requests that time out, at most `concurrency` tasks ever run', async () => {
+  const limits = new RequestLimits({ perUserRequests: 100, concurrency: 2, queueSize: 30, timeoutMs: 40 });
+  let running = 0;
+  let most = 0;
+  const outcomes: Promise<unknown>[] = [];
+  for (let i = 0; i < 24; i++) {
+    const r = admit(limits, `u${i}`);
+    assert.equal(r.status, 'ok');
+    outcomes.push(
+      r.run(async (signal) => {
+        running++;
+        most = Math.max(most, running);
+        // Slower than the timeout, and deaf to the signal for its first 60 ms (one long stage).
+        await new Promise((resolve) => setTimeout(resolve, 60));
+        running--;
+        signal.throwIfAborted();
+        return i;
+      }),
+    );
+  }
+  await Promise.all(outcomes);
+  while (limits.active > 0) await new Promise((resolve) => setTimeout(resolve, 10));
+  assert.ok(most <= 2, `${most} tasks ran at once with concurrency 2`);
+  assert.equal(limits.held, 0);
+});
+
+test('edit throttle: one edit per chat per interval; chats whose interval has passed are forgotten', () => {
+  let now = 0;
+  const throttle = new EditThrottle<number>(1500, () => now);
+  assert.equal(throttle.due(1), true);
+  throttle.mark(1);
+  assert.equal(throttle.due(1), false);
+  assert.equal(throttle.due(2), true, 'another chat is not held back');
+  now = 1000;
+  for (let chat = 100; chat < 10_100; chat++) throttle.mark(chat);
+  assert.equal(throttle.size, 10_001);
+  now = 1500;
+  assert.equal(throttle.due(1), true);
+  assert.equal(throttle.size, 10_000, 'chat 1 is forgotten once its interval has passed');
+  now = 2600;
+  throttle.mark(7);
+  assert.equal(throttle.size, 1, 'ten thousand chats that stopped sending videos are not kept');
+  assert.equal(throttle.due(7), false);
 });
 
 test('limits from the environment name the variable when wrong', () => {
@@ -149,6 +260,9 @@ test('every failure code has a short reply; the size limit is stated when known'
   assert.match(replyText(t, 'rate_limited', { retryAfterSec: 1 }), /1 second\./);
   assert.match(replyText(t, 'no_such_face', { faces: 30 }), /30 faces in this photo: ask for one from 1 to 30/);
   assert.match(replyText(t, 'no_such_face', { faces: 1 }), /only one face/);
+  // The formats named are the decoder's, listed in the asker's language.
+  assert.ok(replyText(t, 'not_an_image').includes(ACCEPTED_FORMATS_TEXT), replyText(t, 'not_an_image'));
+  assert.match(replyText(translator('es'), 'unsupported_file'), /JPEG, PNG, WebP, GIF, AVIF o TIFF/);
   for (const code of [
     'no_face', 'not_an_image', 'corrupt_image', 'empty_file', 'too_many_pixels', 'no_index', 'busy', 'timeout', 'unsupported_file',
     'gender_unavailable', 'video_not_supported', 'not_a_video', 'no_video_stream', 'video_too_long', 'corrupt_video', 'no_photo', 'download_failed',

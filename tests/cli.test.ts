@@ -1,13 +1,13 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Gallery } from '../src/core/gallery.ts';
 import { decodeImage } from '../src/core/decode.ts';
 import { writeBadInputs } from './support/badInputs.ts';
-import { lookalike } from './support/cli.ts';
-import { peopleDir, scenesDir } from './support/paths.ts';
+import { lookalike, runScript } from './support/cli.ts';
+import { peopleDir, repoRoot, scenesDir } from './support/paths.ts';
 
 // The command line the way a user runs it: the built bin, a child process, real files.
 
@@ -109,4 +109,51 @@ test('cli: a missing index and a model mismatch each get one clear line', async 
   assert.equal(detectorMismatch.code, 2);
   assert.match(detectorMismatch.stderr, /built with the haar face detector, not blazeface\. Match without --detector, or rebuild the index with --detector blazeface/);
   assert.equal(detectorMismatch.stderr.trim().split('\n').length, 1);
+});
+
+// onnxruntime-node 1.30 read the command line with a recursive regex when it created its first session:
+// past ~30 KB of arguments the main thread's stack overflowed and the process died of SIGSEGV before
+// printing anything (src/core/runtime/ortEnv.ts).
+test('cli: match with 500 photo arguments (a 40 KB command line) answers every one', async () => {
+  const missing = Array.from({ length: 499 }, (_, i) => path.join(work, 'a-folder-whose-name-is-long-enough', `photo-number-${String(i).padStart(4, '0')}-is-not-here.jpg`));
+  const args = ['match', '--json', '--data', dataDir, heldOut.Barack_Obama!, ...missing];
+  assert.ok(args.join(' ').length > 40_000, `${args.join(' ').length} characters`);
+  const r = await lookalike(args);
+  assert.equal(r.code, 1, `exit ${r.code}: ${r.stderr.slice(-500)}`);
+  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(lines.length, 500);
+  assert.equal(lines[0].faces[0].matches[0].name, 'Barack Obama');
+  assert.ok(lines.slice(1).every((l) => l.error?.code === 'missing_file'));
+});
+
+test('cli: match takes a folder (the images in it) and --from a list of paths', async () => {
+  const folder = path.join(work, 'selfies');
+  mkdirSync(folder);
+  symlinkSync(heldOut.Joe_Biden!, path.join(folder, 'b.jpg'));
+  symlinkSync(heldOut.Angelina_Jolie!, path.join(folder, `a${path.extname(heldOut.Angelina_Jolie!)}`));
+  writeFileSync(path.join(folder, 'notes.txt'), 'not a photo');
+  const byFolder = await lookalike(['match', folder, '--json', '--data', dataDir]);
+  assert.equal(byFolder.code, 0, byFolder.stderr);
+  const names = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l).faces[0].matches[0].name);
+  assert.deepEqual(names(byFolder.stdout), ['Angelina Jolie', 'Joe Biden'], 'the folder’s images by name, the text file left out');
+
+  const list = path.join(work, 'list.txt');
+  writeFileSync(list, `# selfies to check\n${heldOut.Simon_Helberg}\n\n  ${heldOut.Barack_Obama}  \n`);
+  const byList = await lookalike(['match', '--from', list, '--json', '--data', dataDir]);
+  assert.equal(byList.code, 0, byList.stderr);
+  assert.deepEqual(names(byList.stdout), ['Simon Helberg', 'Barack Obama']);
+
+  const noList = await lookalike(['match', '--from', path.join(work, 'no-such-list.txt'), '--data', dataDir]);
+  assert.equal(noList.code, 2);
+  assert.match(noList.stderr, /cannot read the list .*no-such-list\.txt: ENOENT/);
+});
+
+test('an index build with worker threads, from a process with a 40 KB command line', async () => {
+  const gallery = path.join(work, 'small-gallery');
+  mkdirSync(path.join(gallery, 'Joe_Biden'), { recursive: true });
+  for (const f of readdirSync(path.join(peopleDir, 'Joe_Biden')).sort().slice(1, 3)) symlinkSync(path.join(peopleDir, 'Joe_Biden', f), path.join(gallery, 'Joe_Biden', f));
+  const padding = Array.from({ length: 500 }, (_, i) => `an-argument-that-only-makes-the-command-line-long-${i}`);
+  const r = await runScript(path.join(repoRoot, 'tests', 'support', 'buildIndexChild.ts'), [gallery, path.join(work, 'pool-data'), ...padding]);
+  assert.equal(r.code, 0, `exit ${r.code} ${r.signal ?? ''}: ${r.stderr.slice(-500)}`);
+  assert.match(r.stdout, /^faces [1-9]\d*$/m);
 });

@@ -157,6 +157,36 @@ test('text, PDF, SVG, video and random bytes are not_an_image', async () => {
   assertFailure(await decodeImage(random), 'not_an_image');
 });
 
+test('bytes that do not start like a photo never reach a parser: broken SVGs are not_an_image, not "damaged"', async () => {
+  // librsvg would parse these (and fail): a sign that untrusted bytes reached the SVG loader.
+  const svgs = [
+    '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><g>',
+    `<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">${'<g>'.repeat(5000)}${'</g>'.repeat(5000)}</svg>`,
+    '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><svg xmlns="http://www.w3.org/2000/svg">&b;</svg>',
+    '   \n<svg xmlns="http://www.w3.org/2000/svg" width="1e9" height="1e9"/>',
+  ];
+  for (const svg of svgs) {
+    const message = assertFailure(await decodeImage(Buffer.from(svg)), 'not_an_image');
+    assert.match(message, /JPEG, PNG, WebP, GIF, AVIF or TIFF/);
+  }
+  // HEIC (HEVC) is a HEIF container sharp's libheif cannot decode: refused by its brand, not called damaged.
+  const heic = Buffer.concat([Buffer.from([0, 0, 0, 24]), Buffer.from('ftypheic\0\0\0\0mif1heic', 'latin1'), Buffer.alloc(64)]);
+  assertFailure(await decodeImage(heic), 'not_an_image');
+});
+
+test('loaders the project never uses are blocked in sharp itself (libvips files, SVG files)', async () => {
+  const vips = path.join(dir, 'image.v');
+  await sharp({ create: { width: 4, height: 4, channels: 3, background: '#888' } }).toFile(vips);
+  await assert.rejects(sharp(vips).metadata(), /unsupported image format/);
+  const svgFile = path.join(dir, 'drawing.svg');
+  await writeFile(svgFile, '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>');
+  await assert.rejects(sharp(svgFile).metadata(), /unsupported image format/);
+  // What the project does use still works: photos from buffers and files, and SVG text for the reply picture.
+  const png = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#888' } }).png().toBuffer();
+  assert.equal((await sharp(png).metadata()).format, 'png');
+  assert.equal((await sharp(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>')).metadata()).format, 'svg');
+});
+
 /** A valid 1x1 PNG whose IHDR then claims width x height (CRC recomputed): a header-only bomb. */
 function forgedPng(width: number, height: number): Buffer {
   const crcTable = Array.from({ length: 256 }, (_, n) => {

@@ -14,6 +14,7 @@ import { openStore } from '../src/db/store.ts';
 import { peopleDir, repoRoot, scenesDir, videosDir } from './support/paths.ts';
 import { DiscordEmulator, type Answer, type PostedInteraction } from './support/discordEmulator.ts';
 import { brokenEngine, callsAbout, countingEngine, startDiscordHarness, type DiscordHarness } from './support/discordHarness.ts';
+import { assertNoSecrets } from './support/logs.ts';
 
 // The Discord bot end to end: the real discord.js Client against the emulated gateway and REST API, and
 // the real face engine on an index built from the shared photos of a few people, one photo of each held
@@ -180,12 +181,7 @@ describe('bad inputs get an ephemeral reply with the error prefix', () => {
       ['a text file', { bytes: Buffer.from('not a photo\n'.repeat(20)), filename: 'notes.txt', contentType: 'text/plain' }, /isn't a photo I can read/],
       ['an SVG drawing', { bytes: Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'), filename: 'a.svg', contentType: 'image/svg+xml' }, /isn't a photo I can read/],
       ['a file over 25 MB', { bytes: Buffer.alloc(25 * 1024 * 1024 + 1), filename: 'huge.jpg', contentType: 'image/jpeg' }, /over 25 MB/],
-      ['a video', { bytes: await readFile(path.join(videosDir, 'bbt_short.mp4')), filename: 'clip.mp4', contentType: 'video/mp4' }, /Videos and GIFs aren't supported yet/],
-      [
-        'a GIF',
-        { bytes: await sharp({ create: { width: 32, height: 32, channels: 3, background: '#c33' } }).gif().toBuffer(), filename: 'wave.gif', contentType: 'image/gif' },
-        /Videos and GIFs aren't supported yet/,
-      ],
+      ['a BMP, which the decoder cannot read', { bytes: Buffer.from('BM' + '\0'.repeat(60)), filename: 'old.bmp', contentType: '' }, /isn't a photo I can read/],
     ];
     for (const [what, file, text] of cases) {
       const answer = await send(file);
@@ -193,6 +189,19 @@ describe('bad inputs get an ephemeral reply with the error prefix', () => {
       assert.equal(answer.via, 'reply', `${what}: answered at once, not deferred`);
     }
     assert.equal(counted.calls, before, 'the engine never saw them');
+  });
+
+  test('a GIF or a video is watched by the real engine, not turned away as "not yet"', async () => {
+    const videosBefore = counted.videoCalls;
+    const gif = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#c33' } }).gif().toBuffer();
+    const ix = await h.emu.slashCommand(guild, gus, 'lookalike', { image: { file: { bytes: gif, filename: 'wave.gif', contentType: 'image/gif' } } });
+    const refusal = await h.emu.waitFor(() => h.emu.interactions.get(ix.id)!.answers.find((a) => a.via === 'followup'), { timeoutMs: 30_000, what: 'the answer' });
+    assert.ok(isRefusal(refusal, /couldn't find a face/), refusal.content);
+    assert.equal(counted.videoCalls, videosBefore + 1, 'the engine watched it');
+    assert.ok(
+      callsAbout(h.emu, ix.id).some((c) => c.method === 'PATCH' && (c.body as { content?: string } | undefined)?.content === 'Watching...'),
+      'the deferred reply said "Watching..."',
+    );
   });
 
   test('refused after looking: no face, and bytes that are not an image; the "thinking…" reply is removed', async () => {
@@ -538,6 +547,71 @@ describe('the bot as a user runs it: `lookalike bot discord`', () => {
     } finally {
       run.kill();
       await emu.close();
+    }
+  });
+
+  test('a reply Discord refuses is logged by its method, status and error id: no picture bytes, no token, no interaction token', async () => {
+    const emu = await DiscordEmulator.start();
+    const guild = emu.createGuild('Privacy');
+    const max = await emu.createUser({ username: 'max' });
+    await emu.addMember(guild, max);
+    const run = startCli(['bot', 'discord'], {
+      DISCORD_BOT_TOKEN: emu.token,
+      DISCORD_API_URL: emu.apiUrl,
+      DISCORD_GUILD_ID: guild.id,
+      LOOKALIKE_DATA_DIR: indexDataDir,
+      LOOKALIKE_DEVICE: 'cpu',
+      LOG_LEVEL: 'debug',
+    });
+    try {
+      await Promise.race([
+        emu.waitFor(() => (emu.guildCommands.get(guild.id)?.length ?? 0) > 0, { timeoutMs: 60_000, what: 'guild commands' }),
+        run.exited.then((code) => assert.fail(`the bot exited (${code}) before registering its commands:\n${run.stderr()}`)),
+      ]);
+      // The edit that carries the reply picture fails.
+      emu.injectError({ method: 'PATCH', route: /\/messages\/@original$/, status: 400 });
+      const ix = await emu.slashCommand(guild, max, 'lookalike', { image: { file: await photo('Angelina_Jolie') } });
+      const apology = await emu.waitFor(() => emu.interactions.get(ix.id)!.answers.find((a) => a.via === 'followup'), { timeoutMs: 60_000, what: 'the apology' });
+      const errorId = /mention error ([0-9a-f]+)/.exec(apology.content)?.[1];
+      assert.ok(errorId, `an apology with an error id: ${apology.content}`);
+      run.child.kill('SIGTERM');
+      assert.equal(await run.exitCode(), 0, run.stderr());
+      const log = run.stderr();
+      assertNoSecrets(log, [emu.token, ix.token]);
+      const line = log.split('\n').find((l) => l.includes(errorId));
+      assert.ok(line, `the error id is in the log:\n${log.slice(-3000)}`);
+      const entry = JSON.parse(line) as { err?: { method?: string; status?: number; path?: string } };
+      assert.equal(entry.err?.method, 'PATCH');
+      assert.equal(entry.err?.status, 400);
+      assert.match(entry.err?.path ?? '', /\/webhooks\/\d+\/\[token\]\/messages\/(@|%40)original$/);
+    } finally {
+      run.kill();
+      await emu.close();
+    }
+  });
+
+  test('SIGTERM when the gateway is already gone: the process still ends within seconds', async () => {
+    const emu = await DiscordEmulator.start();
+    const guild = emu.createGuild('Gone');
+    const run = startCli(['bot', 'discord'], {
+      DISCORD_BOT_TOKEN: emu.token,
+      DISCORD_API_URL: emu.apiUrl,
+      DISCORD_GUILD_ID: guild.id,
+      LOOKALIKE_DATA_DIR: indexDataDir,
+      LOOKALIKE_DEVICE: 'cpu',
+    });
+    try {
+      await Promise.race([
+        emu.waitFor(() => (emu.guildCommands.get(guild.id)?.length ?? 0) > 0, { timeoutMs: 60_000, what: 'guild commands' }),
+        run.exited.then((code) => assert.fail(`the bot exited (${code}) before registering its commands:\n${run.stderr()}`)),
+      ]);
+      // Gateway and REST gone at once (a network cut, Discord down).
+      await emu.close();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      run.child.kill('SIGTERM');
+      assert.equal(await run.exitCode(15_000), 0, run.stderr());
+    } finally {
+      run.kill();
     }
   });
 });

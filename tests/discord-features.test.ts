@@ -8,6 +8,7 @@ import path from 'node:path';
 import { ApplicationCommandOptionType, ApplicationIntegrationType, InteractionContextType } from 'discord.js';
 import { sharp } from '../src/core/runtime/sharp.ts';
 import { translator } from '../src/bots/shared/i18n.ts';
+import { replyText } from '../src/bots/shared/replies.ts';
 import { ERROR_PREFIX } from '../src/bots/discord/texts.ts';
 import type { Answer, DiscordEmulator, FileSpec, PostedInteraction } from './support/discordEmulator.ts';
 import { startDiscordHarness, type DiscordHarness } from './support/discordHarness.ts';
@@ -113,7 +114,8 @@ describe('your language and the photo age', () => {
     const row = g.rowOf(matched.value.faces[0]!.matches[0]!.image);
     assert.equal(field(spanish, es('discord.photo')), `${row.photoYear}, a los ${row.age} años`);
     const refused = await emu.answerTo(await emu.slashCommand(guild, eva, 'lookalike', { image: { file: { bytes: Buffer.from('%PDF-1.4'), filename: 'cv.pdf', contentType: 'application/pdf' } } }, { locale: 'ru' }));
-    assert.equal(refused.content, `${ERROR_PREFIX}${translator('ru')('reply.not_an_image')}`);
+    assert.equal(refused.content, `${ERROR_PREFIX}${replyText(translator('ru'), 'not_an_image')}`);
+    assert.match(refused.content!, /AVIF или TIFF\.$/);
     const german = await emu.answerTo(await emu.slashCommand(guild, eva, 'lookalike', { image: { file: await file('Jim_Parsons') } }, { locale: 'de' }));
     assert.equal(german.embeds[0]!.title, 'You look like Jim Parsons');
   });

@@ -66,6 +66,22 @@ describe('videos attached to /lookalike on Discord', () => {
     assert.deepEqual(board.map((e) => [e.userId, e.celebrity]), [[uma.id, 'Lin Manuel Miranda']]);
   });
 
+  test('a 90 s video (Discord gives no duration before the download) is refused as too long, not as damaged', { timeout: 120_000 }, async () => {
+    const { emu } = h;
+    const wes = await emu.createUser({ username: 'wes' });
+    const guild = emu.createGuild('Long');
+    await emu.addMember(guild, wes);
+    const file = path.join(work, 'long90.mp4');
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=s=480x270:r=25:d=90',
+      '-c:v', 'libx264', '-preset', 'ultrafast', '-crf', '30', '-pix_fmt', 'yuv420p', '-movflags', '+faststart', file]);
+    const bytes = readFileSync(file);
+    assert.ok(bytes.length > 2 * 1024 * 1024, `a real-sized clip: ${bytes.length} bytes`);
+    const ix = await emu.slashCommand(guild, wes, 'lookalike', { image: { file: { bytes, filename: 'long.mp4', contentType: 'video/mp4' } } });
+    const refusal = await emu.waitFor(() => emu.interactions.get(ix.id)!.answers.find((a) => a.via === 'followup'), { timeoutMs: 60_000, what: 'the refusal' });
+    assert.equal(refusal.ephemeral, true);
+    assert.match(refusal.content, /too long.*a minute or less/);
+  });
+
   test('a file with no picture in it is refused after looking, the placeholder removed', async () => {
     const { emu } = h;
     const vic = await emu.createUser({ username: 'vic' });

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { alignFace } from '../src/core/align.ts';
+import { encodeMp4 } from '../src/core/animation.ts';
 import { decodeImage } from '../src/core/decode.ts';
 import { indexDir } from '../src/core/engine.ts';
 import { Gallery } from '../src/core/gallery.ts';
@@ -105,6 +106,19 @@ test('MP4 for Telegram: H.264, about 2 s, under 10 MB, starts on the user face',
   const { stdout } = await run('ffmpeg', ['-v', 'error', '-i', file, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { encoding: 'buffer', maxBuffer: 1 << 24 });
   const { user } = await userAndMatchFaces('Kaley_Cuoco', 'Kaley Cuoco');
   assert.ok(meanDiff(stdout as unknown as Buffer, user) < 10, `first MP4 frame vs the aligned user face: ${meanDiff(stdout as unknown as Buffer, user).toFixed(1)}`);
+});
+
+test('a morph stops when its request is over: before it starts, and in the MP4 encoder (ffmpeg killed)', async () => {
+  await assert.rejects(g.engine.morph(await readFile(selfieOf('Jim_Parsons')), { signal: AbortSignal.abort(new Error('already over')) }), /already over/);
+  // Noise, so that x264 takes seconds over it: the abort comes while ffmpeg is still encoding.
+  const noise = (seed: number) => Buffer.from(Array.from({ length: SIZE * SIZE * 3 }, (_, i) => ((i * 2654435761 + seed * 40503) >>> 13) & 255));
+  const frames = { size: SIZE, frames: Array.from({ length: 120 }, (_, i) => noise(i)), delays: new Array<number>(120).fill(100) };
+  const controller = new AbortController();
+  const encoding = encodeMp4(frames, { signal: controller.signal });
+  setTimeout(() => controller.abort(new Error('timed out while encoding')), 100);
+  await assert.rejects(encoding, /timed out while encoding/);
+  const { stdout } = await run('ps', ['--ppid', String(process.pid), '-o', 'comm=']);
+  assert.ok(!/ffmpeg/.test(stdout), `no ffmpeg left running: ${stdout}`);
 });
 
 test('morph frames: exact ends; without keypoints a cross-dissolve; the mesh warp moves features to their targets', async () => {

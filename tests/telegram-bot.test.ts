@@ -9,6 +9,7 @@ import { sharp } from '../src/core/runtime/sharp.ts';
 import { peopleDir, repoRoot, scenesDir } from './support/paths.ts';
 import type { ApiCall, Message } from './support/telegramEmulator.ts';
 import { TelegramEmulator } from './support/telegramEmulator.ts';
+import { assertNoSecrets } from './support/logs.ts';
 import { answerTo, answersTo, startHarness, withHarness } from './support/telegramHarness.ts';
 
 // The Telegram bot end to end with the real face engine: an index built from the shared photos of a
@@ -226,6 +227,58 @@ describe('load', () => {
   });
 });
 
+describe('timeouts', () => {
+  test('a flood of slow requests that time out: never more matches running than the concurrency, every photo answered once', async () => {
+    const limits = { perUserRequests: 100, concurrency: 2, queueSize: 30, timeoutMs: 300 };
+    let running = 0;
+    let most = 0;
+    // A first stage slower than the timeout that does not look at the signal (as a long detection
+    // would not), then the real match with the request's signal.
+    const slow: LookalikeEngine = {
+      modelId: engine.modelId,
+      gallerySize: engine.gallerySize,
+      async match(bytes, opts) {
+        running++;
+        most = Math.max(most, running);
+        try {
+          await new Promise((resolve) => setTimeout(resolve, 2000));
+          return await engine.match(bytes, opts);
+        } finally {
+          running--;
+        }
+      },
+      close: () => Promise.resolve(),
+    };
+    const h = await startHarness({ engine: slow, limits });
+    try {
+      const { emu } = h;
+      const photo = await selfie('Barack_Obama');
+      const sent: Message[] = [];
+      // Waves half a second apart: each arrives while the matches before it have timed out but not stopped.
+      for (let wave = 0; wave < 3; wave++) {
+        await emu.batch(async () => {
+          for (let i = 0; i < 4; i++) {
+            const user = emu.createUser({ firstName: `Flood${wave}${i}` });
+            sent.push(await emu.sendPhoto(user, emu.privateChat(user), photo));
+          }
+        });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+      for (const m of sent) await answerTo(emu, m, 60_000);
+      await h.running.bot.drain();
+      while (running > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+      for (const m of sent) {
+        const answers = answersTo(emu, m);
+        assert.equal(answers.length, 1, 'exactly one answer per photo');
+        assert.match(answers[0]!.text ?? '', /took too long|^You look like/);
+      }
+      assert.ok(most <= limits.concurrency, `${most} matches ran at once with LOOKALIKE_CONCURRENCY=${limits.concurrency}`);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
 describe('the bot as a user runs it: `lookalike bot telegram`', () => {
   const cli = path.join(repoRoot, 'bin', 'lookalike.js');
 
@@ -272,6 +325,53 @@ describe('the bot as a user runs it: `lookalike bot telegram`', () => {
     } finally {
       if (run.child.exitCode === null) run.child.kill('SIGKILL');
       await emu.close();
+    }
+  });
+
+  test('a reply picture Telegram refuses is logged by its method, code and error id: no image bytes, no token', async () => {
+    const emu = await TelegramEmulator.start();
+    const run = startCli({ TELEGRAM_BOT_TOKEN: emu.token, TELEGRAM_API_ROOT: emu.apiRoot, LOOKALIKE_DATA_DIR: indexDataDir, LOOKALIKE_DEVICE: 'cpu', LOG_LEVEL: 'debug' });
+    try {
+      await Promise.race([
+        emu.waitFor((c) => c.method === 'deleteWebhook', { timeoutMs: 60_000 }),
+        run.exited.then((code) => assert.fail(`the bot exited (${code}) before polling:\n${run.stderr()}`)),
+      ]);
+      emu.injectError({ method: 'sendPhoto', errorCode: 400, description: 'Bad Request: PHOTO_INVALID_DIMENSIONS' });
+      const uma = emu.createUser({ firstName: 'Uma' });
+      const sent = await emu.sendPhoto(uma, emu.privateChat(uma), await selfie('Barack_Obama'));
+      const apology = await answerTo(emu, sent, 60_000);
+      const errorId = /mention error ([0-9a-f]+)/.exec(apology.text ?? '')?.[1];
+      assert.ok(errorId, `an apology with an error id: ${apology.text}`);
+      run.child.kill('SIGTERM');
+      assert.equal(await run.exited, 0, run.stderr());
+      const log = run.stderr();
+      assertNoSecrets(log, [emu.token, emu.token.split(':')[1]!]);
+      const line = log.split('\n').find((l) => l.includes(errorId));
+      assert.ok(line, `the error id is in the log:\n${log.slice(-3000)}`);
+      const entry = JSON.parse(line) as { err?: { method?: string; code?: number; description?: string } };
+      assert.equal(entry.err?.method, 'sendPhoto');
+      assert.equal(entry.err?.code, 400);
+      assert.match(entry.err?.description ?? '', /PHOTO_INVALID_DIMENSIONS/);
+    } finally {
+      if (run.child.exitCode === null) run.child.kill('SIGKILL');
+      await emu.close();
+    }
+  });
+
+  test('SIGTERM when the Bot API is gone: the process still ends within seconds', async () => {
+    const emu = await TelegramEmulator.start();
+    const run = startCli({ TELEGRAM_BOT_TOKEN: emu.token, TELEGRAM_API_ROOT: emu.apiRoot, LOOKALIKE_DATA_DIR: indexDataDir, LOOKALIKE_DEVICE: 'cpu' });
+    try {
+      await Promise.race([
+        emu.waitFor((c) => c.method === 'deleteWebhook', { timeoutMs: 60_000 }),
+        run.exited.then((code) => assert.fail(`the bot exited (${code}) before polling:\n${run.stderr()}`)),
+      ]);
+      await emu.close();
+      run.child.kill('SIGTERM');
+      const code = await Promise.race([run.exited, new Promise<string>((resolve) => setTimeout(() => resolve('still running'), 15_000).unref())]);
+      assert.equal(code, 0, run.stderr());
+    } finally {
+      if (run.child.exitCode === null) run.child.kill('SIGKILL');
     }
   });
 });

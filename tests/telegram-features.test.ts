@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sharp } from '../src/core/runtime/sharp.ts';
 import { translator } from '../src/bots/shared/i18n.ts';
+import { replyText } from '../src/bots/shared/replies.ts';
 import { telegramCommands } from '../src/bots/telegram/commands.ts';
 import { buildGenderedGallery, displayName, faceRow, MEN, selfieOf, WOMEN, type GenderedGallery } from './support/genderedGallery.ts';
 import { videosDir } from './support/paths.ts';
@@ -101,7 +102,9 @@ describe('your language', () => {
 
       const ivan = emu.createUser({ firstName: 'Ivan', languageCode: 'ru' });
       const blank = emu.sendDocument(ivan, emu.privateChat(ivan), Buffer.from('not an image at all\n'.repeat(20)), { fileName: 'x.txt', mimeType: 'text/plain' });
-      assert.equal((await answerTo(emu, blank)).text, translator('ru')('reply.not_an_image'));
+      const refusal = (await answerTo(emu, blank)).text;
+      assert.equal(refusal, replyText(translator('ru'), 'not_an_image'));
+      assert.match(refusal!, /^Этот файл не похож на фото.*JPEG, PNG, WebP, GIF, AVIF или TIFF\.$/);
       const help = await answerTo(emu, emu.sendText(ivan, emu.privateChat(ivan), '/help'));
       assert.match(help.text!, /^На какую знаменитость вы похожи\?/);
 

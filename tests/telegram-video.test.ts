@@ -73,6 +73,24 @@ describe('video notes and videos on Telegram', () => {
       assert.deepEqual(board.map((e) => e.celebrity), ['Lin Manuel Miranda']);
     }));
 
+  test('"Watching..." that cannot be sent (bot blocked, muted, Telegram down) gives its place back: later requests are answered', () =>
+    withHarness({ engine, limits: { concurrency: 1, queueSize: 0, perUserRequests: 100 } }, async ({ emu }) => {
+      const failures = 3;
+      emu.injectError({ method: 'sendMessage', errorCode: 403, description: 'Forbidden: bot was blocked by the user', times: failures });
+      const dee = emu.createUser({ firstName: 'Dee' });
+      for (let i = 0; i < failures; i++) {
+        const since = emu.mark();
+        emu.sendVideoNote(dee, emu.privateChat(dee), videoNote, { duration: 4, length: 360 });
+        await emu.waitFor((c) => c.method === 'sendMessage' && c.errorCode === 403, { since, timeoutMs: 30_000 });
+      }
+      // One place in all: a place kept by any of those requests would make this one "busy".
+      const eli = emu.createUser({ firstName: 'Eli' });
+      const sent = emu.sendVideoNote(eli, emu.privateChat(eli), videoNote, { duration: 4, length: 360 });
+      assert.equal((await answerTo(emu, sent)).text, 'Watching...');
+      const photo = await emu.waitFor((c) => c.ok && c.method === 'sendPhoto' && c.replyToMessageId === sent.message_id, { timeoutMs: 60_000 });
+      assert.match(photo.text ?? '', /Lin Manuel Miranda/);
+    }));
+
   test('a video over a minute, or over the download limit, is refused politely without watching', () =>
     withHarness({ engine, maxFileBytes: 100_000 }, async ({ emu }) => {
       const user = emu.createUser({ firstName: 'Ben' });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ConfigError, ModelLoadError } from '../core/errors.ts';
-import { logger } from '../log.ts';
+import { logger, redactSecrets } from '../log.ts';
 
 const log = logger('cli');
 
@@ -25,7 +25,7 @@ export async function runCli(main: () => Promise<void>): Promise<void> {
     }
     const id = randomUUID().slice(0, 8);
     log.error({ err, errorId: id }, 'unexpected error');
-    say(`lookalike: internal error (id ${id}): ${err instanceof Error ? err.message : String(err)}`);
+    say(`lookalike: internal error (id ${id}): ${redactSecrets(err instanceof Error ? err.message : String(err))}`);
     process.exitCode = 70;
   }
 }

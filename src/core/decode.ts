@@ -27,9 +27,43 @@ export const DEFAULT_DECODE_LIMITS: Readonly<DecodeLimits> = Object.freeze({
 /** Transparent pixels become mid grey: neither a white nor a black frame that a detector might read as an edge. */
 export const ALPHA_BACKGROUND = Object.freeze({ r: 128, g: 128, b: 128 });
 
-// Formats a person sends as a photo. sharp also reads SVG (a document that renders to any size) and
-// raw pixel formats; those are refused as not photos. sharp names AVIF 'heif'.
-const PHOTO_FORMATS: ReadonlySet<string> = new Set(['jpeg', 'png', 'webp', 'gif', 'heif', 'avif', 'tiff']);
+// Formats a person sends as a photo, as sharp names them (AVIF is 'heif' there). sharp's libvips also
+// reads SVG (a document that renders to any size, parsed by librsvg) and libvips' own files; those are
+// refused, and untrusted bytes reach sharp only when their first bytes say they are one of these
+// (sniffImageFormat), so that no other parser ever sees them. runtime/sharp.ts blocks the other loaders.
+export const PHOTO_FORMATS: ReadonlySet<string> = new Set(['jpeg', 'png', 'webp', 'gif', 'heif', 'tiff']);
+
+/** The accepted formats by the names a person knows them by (the bots list them in the user's language). */
+export const ACCEPTED_FORMAT_NAMES: readonly string[] = Object.freeze(['JPEG', 'PNG', 'WebP', 'GIF', 'AVIF', 'TIFF']);
+
+/** The accepted formats as a person reads them, for every message that names them. */
+export const ACCEPTED_FORMATS_TEXT = `${ACCEPTED_FORMAT_NAMES.slice(0, -1).join(', ')} or ${ACCEPTED_FORMAT_NAMES.at(-1)}`;
+
+export type SniffedFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'avif' | 'tiff';
+
+const ascii = (bytes: Uint8Array, from: number, to: number) => String.fromCharCode(...bytes.subarray(from, to));
+
+/** The photo format the file's first bytes announce, or null for anything else (text, SVG, PDF, video, HEIC...). */
+export function sniffImageFormat(bytes: Uint8Array): SniffedFormat | null {
+  if (bytes.length < 12) return null;
+  if (bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return 'jpeg';
+  if (ascii(bytes, 0, 8) === '\x89PNG\r\n\x1a\n') return 'png';
+  if (ascii(bytes, 0, 6) === 'GIF87a' || ascii(bytes, 0, 6) === 'GIF89a') return 'gif';
+  if (ascii(bytes, 0, 4) === 'RIFF' && ascii(bytes, 8, 12) === 'WEBP') return 'webp';
+  const tiff = ascii(bytes, 0, 4);
+  if (tiff === 'II*\0' || tiff === 'MM\0*' || tiff === 'II+\0' || tiff === 'MM\0+') return 'tiff';
+  if (ascii(bytes, 4, 8) === 'ftyp') {
+    // ISO BMFF: the major brand, then compatible brands to the end of the ftyp box. sharp's libheif
+    // decodes AV1 (AVIF), not the HEVC of HEIC photos.
+    const size = Math.min(bytes.length, new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0));
+    for (let at = 8; at + 4 <= size; at += 4) {
+      if (at === 12) continue; // minor version
+      const brand = ascii(bytes, at, at + 4);
+      if (brand === 'avif' || brand === 'avis') return 'avif';
+    }
+  }
+  return null;
+}
 
 // 'error' refuses truncated or broken pixel data (sharp would otherwise pad a cut-off JPEG with grey)
 // but tolerates the harmless libjpeg warnings ("extraneous bytes before marker") that some cameras write.
@@ -57,6 +91,10 @@ export async function decodeImage(bytes: Uint8Array, limits?: Partial<DecodeLimi
     );
   }
 
+  if (!sniffImageFormat(bytes)) {
+    return fail('not_an_image', `This file is not a photo that can be read (${ACCEPTED_FORMATS_TEXT}).`);
+  }
+
   // The header alone: format and dimensions, no pixel data.
   let meta;
   try {
@@ -65,7 +103,7 @@ export async function decodeImage(bytes: Uint8Array, limits?: Partial<DecodeLimi
     return fromHeaderError(err);
   }
   if (!PHOTO_FORMATS.has(meta.format)) {
-    return fail('not_an_image', `This is a ${meta.format.toUpperCase()} file, not a photo (JPEG, PNG, WebP, GIF, AVIF or HEIF).`);
+    return fail('not_an_image', `This is a ${meta.format.toUpperCase()} file, not a photo (${ACCEPTED_FORMATS_TEXT}).`);
   }
   // For an animated GIF or WebP, height is the first frame's (only one page is decoded).
   const width = meta.width;
@@ -126,15 +164,16 @@ export async function readImageFile(path: string, limits?: Partial<DecodeLimits>
 
 function fromHeaderError(err: unknown): Result<never> {
   const reason = shortReason(err);
-  // sharp's wording when no loader recognises the bytes at all (text, PDF, video, random data).
+  // sharp's wording when no loader takes the bytes (the first bytes looked right, the rest did not).
   if (/unsupported image format/i.test(reason)) {
-    return fail('not_an_image', 'This file is not an image that can be read (JPEG, PNG, WebP, GIF, AVIF or HEIF).');
+    return fail('not_an_image', `This file is not a photo that can be read (${ACCEPTED_FORMATS_TEXT}).`);
   }
   // A loader claimed the bytes (the magic number matched) but could not read the header.
   return fail('corrupt_image', `The image header could not be read; the file looks damaged (${reason}).`);
 }
 
-function shortReason(err: unknown): string {
+/** The first line of a library's error message, short enough for a reply. */
+export function shortReason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   return message.split('\n')[0]!.trim().slice(0, 160);
 }

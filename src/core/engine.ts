@@ -109,6 +109,7 @@ export class Engine implements LookalikeEngine {
   }
 
   async match(bytes: Uint8Array, opts: MatchOptions = {}): Promise<Result<MatchReport>> {
+    opts.signal?.throwIfAborted();
     const decoded = await decodeImage(bytes, { maxBytes: opts.maxBytes, maxPixels: opts.maxPixels });
     if (!decoded.ok) return decoded;
     return this.matchImage(decoded.value, opts);
@@ -122,7 +123,12 @@ export class Engine implements LookalikeEngine {
     return ok(gender);
   }
 
-  /** The photo's faces, numbered from the left, and those the request asks to match, described. */
+  /**
+   * The photo's faces, numbered from the left, and those the request asks to match, described. The count
+   * uses matchSearch's thresholds (0.4 of the largest face, 0.1 below the best score) with room for 64
+   * faces, so the faces shown are the largest of those counted; a photo with more than `maxFaces` faces is
+   * may be searched at a finer pyramid level than matching alone would need.
+   */
   private async findFaces(image: RgbImage, opts: { face?: FaceChoice; maxFaces?: number }): Promise<Result<{ found: number; chosen: (DescribedFace & { number: number })[] }>> {
     const detected = await this.pipeline.detector.detect(image, matchSearch(MAX_FACES_COUNTED));
     if (detected.length === 0) return fail('no_face', 'No face found. Try a well-lit photo looking at the camera.');
@@ -135,7 +141,10 @@ export class Engine implements LookalikeEngine {
     const top = opts.top ?? 5;
     const gender = this.checkGender(opts.gender);
     if (!gender.ok) return gender;
+    // A request that has timed out stops at the next stage, so its slot is free for the next one.
+    opts.signal?.throwIfAborted();
     const faces = await this.findFaces(image, opts);
+    opts.signal?.throwIfAborted();
     if (!faces.ok) return faces;
     const searched = faces.value.chosen.map((face) => ({ face, hits: this.search(face.descriptor, top, gender.value) }));
     const results: FaceResult[] = searched.map(({ face, hits }) => ({
@@ -144,6 +153,7 @@ export class Engine implements LookalikeEngine {
       source: face.source,
       matches: hits.map(matchOf),
     }));
+    opts.signal?.throwIfAborted();
     const composite =
       opts.composite === false
         ? null
@@ -181,21 +191,29 @@ export class Engine implements LookalikeEngine {
   }
 
   async morph(bytes: Uint8Array, opts: MorphOptions = {}): Promise<Result<MorphReport>> {
+    const { signal } = opts;
+    signal?.throwIfAborted();
     const decoded = await decodeImage(bytes, { maxBytes: opts.maxBytes, maxPixels: opts.maxPixels });
     if (!decoded.ok) return decoded;
     const image = decoded.value;
     const gender = this.checkGender(opts.gender);
     if (!gender.ok) return gender;
+    // Like match: a timed-out request stops at the next stage, so its slot is free for the next one.
+    signal?.throwIfAborted();
     const faces = await this.findFaces(image, { face: opts.face, maxFaces: 1 });
+    signal?.throwIfAborted();
     if (!faces.ok) return faces;
     const face = faces.value.chosen[0]!;
     const [hit] = this.search(face.descriptor, 1, gender.value);
     if (!hit) return fail('empty_index', 'The gallery has no face to morph into.');
 
     const user: MorphFace = face.keypoints ? { image, keypoints: face.keypoints } : { image: await cropForDisplay(image, face.box, MORPH_SIZE), keypoints: null };
-    const frames = await morphFrames(user, await this.galleryMorphFace(hit), { size: MORPH_SIZE });
+    const target = await this.galleryMorphFace(hit);
+    signal?.throwIfAborted();
+    const frames = await morphFrames(user, target, { size: MORPH_SIZE });
+    signal?.throwIfAborted();
     const format = opts.format ?? 'gif';
-    const animation = format === 'mp4' ? await encodeMp4(frames) : await encodeGif(frames);
+    const animation = format === 'mp4' ? await encodeMp4(frames, signal ? { signal } : {}) : await encodeGif(frames);
     const match = matchOf(hit);
     return ok({
       animation,

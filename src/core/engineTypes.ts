@@ -64,6 +64,8 @@ export interface MatchOptions extends PersonalOptions {
   /** Overrides of the decode limits (bytes, pixels). */
   maxBytes?: number;
   maxPixels?: number;
+  /** Stops the match between stages (decode, detect and describe, search, reply picture): it then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface LookalikeEngine {
@@ -92,6 +94,8 @@ export interface MorphOptions extends PersonalOptions {
   format?: 'gif' | 'mp4';
   maxBytes?: number;
   maxPixels?: number;
+  /** Stops the morph between stages (decode, detect and describe, search, warp, encode; ffmpeg is killed): it then rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface MorphReport {

@@ -1,4 +1,4 @@
-import { existsSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { Device } from '../config.ts';
@@ -8,6 +8,7 @@ import { Gallery } from '../core/gallery.ts';
 import { fail, ok, type Result } from '../core/result.ts';
 import { logger } from '../log.ts';
 import { listGalleryImages } from './galleryFolder.ts';
+import { swapInto } from './indexSwap.ts';
 import { readPeopleCsv } from './peopleCsv.ts';
 import { FacePool } from './pool/facePool.ts';
 import { galleryInfoOf, type FaceTaskResult } from './pool/messages.ts';
@@ -146,11 +147,4 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<Result<BuildS
   };
   log.info({ ...summary, skippedFiles: undefined, dir: target }, 'index built');
   return ok(summary);
-}
-
-function swapInto(building: string, target: string): void {
-  const old = `${target}.old-${process.pid}`;
-  if (existsSync(target)) renameSync(target, old);
-  renameSync(building, target);
-  rmSync(old, { recursive: true, force: true });
 }

@@ -50,7 +50,7 @@ export interface ConvertResult {
   parameters: number;
 }
 
-// The weights ship in a devDependency: conversion is a setup step, run where dev packages are installed.
+// The weights ship inside the npm package @vladmandic/face-api (a dependency), so `npm ci` brings them.
 function defaultWeightsDir(): string {
   const pkg = createRequire(import.meta.url).resolve('@vladmandic/face-api/package.json');
   return path.join(path.dirname(pkg), 'model');

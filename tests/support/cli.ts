@@ -26,3 +26,17 @@ export async function lookalike(args: string[], env: NodeJS.ProcessEnv = {}): Pr
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
 }
+
+/** A TypeScript file run by node with tsx, as a child process; the signal says how it died, if it did. */
+export async function runScript(file: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran & { signal?: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['--import', 'tsx', file, ...args], {
+      env: { ...process.env, LOOKALIKE_DEVICE: 'cpu', LOG_LEVEL: 'warn', ...env },
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; signal?: string; stdout: string; stderr: string };
+    return { code: e.code, ...(e.signal ? { signal: e.signal } : {}), stdout: e.stdout, stderr: e.stderr };
+  }
+}

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { LookalikeEngine, MatchOptions } from '../../src/core/engineTypes.ts';
+import type { VideoInput, VideoMatchOptions } from '../../src/core/video/types.ts';
 import type { Store } from '../../src/db/types.ts';
 import { openStore } from '../../src/db/store.ts';
 import { RequestLimits, type LimitsOptions } from '../../src/bots/shared/limits.ts';
@@ -59,10 +60,11 @@ export function callsAbout(emu: DiscordEmulator, interactionId: string): RestCal
   return emu.calls.filter((c) => c.interactionId === interactionId);
 }
 
-/** Wraps an engine to count the photos that reach it. */
-export function countingEngine(engine: LookalikeEngine): LookalikeEngine & { calls: number } {
+/** Wraps an engine to count the photos (and videos) that reach it; it matches videos when the engine does. */
+export function countingEngine(engine: LookalikeEngine): LookalikeEngine & { calls: number; videoCalls: number } {
   const counted = {
     calls: 0,
+    videoCalls: 0,
     get modelId() {
       return engine.modelId;
     },
@@ -73,6 +75,14 @@ export function countingEngine(engine: LookalikeEngine): LookalikeEngine & { cal
       counted.calls++;
       return engine.match(bytes, opts);
     },
+    ...(engine.matchVideo
+      ? {
+          matchVideo(input: VideoInput, opts?: VideoMatchOptions) {
+            counted.videoCalls++;
+            return engine.matchVideo!(input, opts);
+          },
+        }
+      : {}),
     close: () => Promise.resolve(),
   };
   return counted;

@@ -1,6 +1,8 @@
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { BotCommand, Document, File as TgFile, PhotoSize, User, WebhookInfo } from 'telegraf/types';
 import { sharp } from '../../src/core/runtime/sharp.ts';
 import { EntityParseError, parseEntities, parseHtml, type MessageEntity } from './telegramText.ts';
@@ -136,6 +138,8 @@ interface StoredFile {
   fileUniqueId: string;
   filePath: string;
   bytes: Buffer;
+  /** Local mode: where the file lies on disk (its size may be anything; `bytes` is then empty). */
+  localPath?: string;
 }
 
 interface Waiter {
@@ -165,14 +169,31 @@ export interface EmulatorOptions {
   botName?: string;
   /** The getFile limit (20 MB like Telegram's; a self-hosted server lifts it). */
   downloadLimitBytes?: number;
+  /**
+   * A self-hosted Bot API server in --local mode: getFile answers with an absolute path on this machine
+   * (files are written there) instead of a path to download.
+   */
+  localFilesDir?: string;
+}
+
+/** One file download the bot made, and whether it read the whole file. */
+export interface DownloadRecord {
+  filePath: string;
+  size: number;
+  /** Bytes handed to the connection before it closed. */
+  sent: number;
+  completed: boolean;
 }
 
 export class TelegramEmulator {
   readonly token: string;
   readonly bot: User;
   readonly calls: ApiCall[] = [];
+  readonly downloads: DownloadRecord[] = [];
+  private readonly photoSizes = new Map<string, PhotoSize[]>();
   readonly commands = new Map<string, BotCommand[]>();
   private readonly downloadLimit: number;
+  private readonly localFilesDir: string | undefined;
   private server!: Server;
   private port = 0;
   private nextUserId = 5_000_001;
@@ -208,6 +229,7 @@ export class TelegramEmulator {
       username: opts.botUsername ?? 'lookalike_test_bot',
     };
     this.downloadLimit = opts.downloadLimitBytes ?? DOWNLOAD_LIMIT_BYTES;
+    this.localFilesDir = opts.localFilesDir;
   }
 
   static async start(opts: EmulatorOptions = {}): Promise<TelegramEmulator> {
@@ -291,15 +313,56 @@ export class TelegramEmulator {
     from: User,
     chat: Chat,
     bytes: Uint8Array,
-    opts: { fileName: string; mimeType?: string; caption?: string; replyTo?: Message },
+    opts: { fileName: string; mimeType?: string; caption?: string; replyTo?: Message; declareSize?: boolean },
   ): Message {
     const stored = this.storeFile(Buffer.from(bytes), 'documents', extension(opts.fileName));
+    return this.documentMessage(from, chat, stored, stored.bytes.length, opts);
+  }
+
+  /**
+   * Local mode only: a document whose file is already on this machine's disk (of any size, sparse or
+   * not), never read by the emulator. Telegram's file_size is optional; declareSize: false leaves it out.
+   */
+  sendLocalDocument(from: User, chat: Chat, file: string, opts: { fileName: string; mimeType?: string; size: number; declareSize?: boolean }): Message {
+    return this.documentMessage(from, chat, this.localFile(file), opts.size, opts);
+  }
+
+  /** Local mode only: a video whose file is already on this machine's disk (see sendLocalDocument). */
+  sendLocalVideo(from: User, chat: Chat, file: string, opts: { duration: number; size: number; declareSize?: boolean }): Message {
+    const stored = this.localFile(file);
+    const video: VideoFile = {
+      file_id: stored.fileId,
+      file_unique_id: stored.fileUniqueId,
+      width: 640,
+      height: 360,
+      duration: opts.duration,
+      mime_type: 'video/mp4',
+      ...(opts.declareSize === false ? {} : { file_size: opts.size }),
+    };
+    return this.userMessage(from, chat, { video }, undefined);
+  }
+
+  private localFile(file: string): StoredFile {
+    if (!this.localFilesDir) throw new Error('local files need the localFilesDir option');
+    const seq = this.nextFileSeq++;
+    const stored: StoredFile = { fileId: `BQACAgIAAxkBAA${randomId(48)}`, fileUniqueId: `AQAD${randomId(12)}`, filePath: `documents/file_${seq}`, bytes: Buffer.alloc(0), localPath: file };
+    this.files.set(stored.fileId, stored);
+    return stored;
+  }
+
+  private documentMessage(
+    from: User,
+    chat: Chat,
+    stored: StoredFile,
+    size: number,
+    opts: { fileName: string; mimeType?: string; caption?: string; replyTo?: Message; declareSize?: boolean },
+  ): Message {
     const document: Document = {
       file_id: stored.fileId,
       file_unique_id: stored.fileUniqueId,
       file_name: opts.fileName,
       ...(opts.mimeType ? { mime_type: opts.mimeType } : {}),
-      file_size: stored.bytes.length,
+      ...(opts.declareSize === false ? {} : { file_size: size }),
     };
     return this.userMessage(from, chat, { document, ...this.captionFields(opts.caption) }, opts.replyTo);
   }
@@ -469,11 +532,27 @@ export class TelegramEmulator {
     };
     this.files.set(stored.fileId, stored);
     this.filesByPath.set(stored.filePath, stored);
+    if (this.localFilesDir) {
+      stored.localPath = path.join(this.localFilesDir, stored.filePath);
+      mkdirSync(path.dirname(stored.localPath), { recursive: true });
+      writeFileSync(stored.localPath, bytes);
+    }
     return stored;
   }
 
   private async storePhoto(bytes: Buffer): Promise<PhotoSize[]> {
     if (bytes.length === 0) throw bad('file must be non-empty');
+    // The same picture sent again reuses its stored sizes (as a forwarded photo keeps its file_id), so
+    // that a load test can send hundreds of photos in a few seconds.
+    const digest = createHash('sha1').update(bytes).digest('hex');
+    const cached = this.photoSizes.get(digest);
+    if (cached) return cached;
+    const sizes = await this.encodePhoto(bytes);
+    this.photoSizes.set(digest, sizes);
+    return sizes;
+  }
+
+  private async encodePhoto(bytes: Buffer): Promise<PhotoSize[]> {
     let meta;
     try {
       meta = await sharp(bytes).rotate().metadata();
@@ -634,8 +713,31 @@ export class TelegramEmulator {
   private download(token: string, filePath: string, res: ServerResponse): void {
     const file = token === this.token ? this.filesByPath.get(filePath) : undefined;
     if (!file) return sendError(res, new ApiError(404, 'Not Found'));
+    const record: DownloadRecord = { filePath, size: file.bytes.length, sent: 0, completed: false };
+    this.downloads.push(record);
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': file.bytes.length });
-    res.end(file.bytes);
+    // In 64 KB pieces, each after the client took the last: a client that stops reading closes the
+    // connection with most of a large file unsent (what reaches the kernel's buffers counts as sent).
+    let closed = false;
+    let wake: (() => void) | undefined;
+    res.on('close', () => {
+      closed = true;
+      wake?.();
+    });
+    res.on('drain', () => wake?.());
+    void (async () => {
+      const piece = 64 * 1024;
+      for (let at = 0; at < file.bytes.length && !closed; at += piece) {
+        const chunk = file.bytes.subarray(at, at + piece);
+        const more = res.write(chunk);
+        record.sent += chunk.length;
+        if (!more && !closed) await new Promise<void>((resolve) => (wake = resolve));
+      }
+      if (!closed) {
+        res.end();
+        record.completed = true;
+      }
+    })();
   }
 
   /** Runs one method; records it unless it is a getUpdates poll. */
@@ -788,8 +890,10 @@ export class TelegramEmulator {
         const fileId = p.str('file_id');
         const file = fileId ? this.files.get(fileId) : undefined;
         if (!file) throw bad('invalid file_id');
-        if (file.bytes.length > this.downloadLimit) throw bad('file is too big');
-        const result: TgFile = { file_id: file.fileId, file_unique_id: file.fileUniqueId, file_size: file.bytes.length, file_path: file.filePath };
+        const size = file.localPath ? statSync(file.localPath).size : file.bytes.length;
+        if (size > this.downloadLimit) throw bad('file is too big');
+        // In --local mode the path is the file's absolute path on the server's disk.
+        const result: TgFile = { file_id: file.fileId, file_unique_id: file.fileUniqueId, file_size: size, file_path: file.localPath ?? file.filePath };
         return result;
       }
       case 'answerCallbackQuery': {

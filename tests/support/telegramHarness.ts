@@ -6,7 +6,7 @@ import type { Store } from '../../src/db/types.ts';
 import { openStore } from '../../src/db/store.ts';
 import { RequestLimits, type LimitsOptions } from '../../src/bots/shared/limits.ts';
 import { runTelegramBot, type RunningTelegramBot, type TelegramSettings } from '../../src/bots/telegram/run.ts';
-import { TelegramEmulator, type ApiCall, type Message } from './telegramEmulator.ts';
+import { TelegramEmulator, type ApiCall, type EmulatorOptions, type Message } from './telegramEmulator.ts';
 
 // The real bot (runTelegramBot, telegraf, long polling) against the emulator, with a real SQLite store.
 
@@ -25,10 +25,11 @@ export interface HarnessOptions {
   limits?: Partial<LimitsOptions>;
   maxFileBytes?: number | null;
   dataDir?: string;
+  emulator?: EmulatorOptions;
 }
 
 export async function startHarness(opts: HarnessOptions): Promise<Harness> {
-  const emu = await TelegramEmulator.start();
+  const emu = await TelegramEmulator.start(opts.emulator);
   const ownDataDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? mkdtempSync(path.join(tmpdir(), 'lookalike-telegram-'));
   const settings: TelegramSettings = {
@@ -101,6 +102,9 @@ export const unreachableEngine: LookalikeEngine = {
   gallerySize: 0,
   async match() {
     throw new Error('the engine was called in a test where the bot must refuse the input first');
+  },
+  async *matchVideo() {
+    throw new Error('the engine was called in a test where the bot must refuse the video first');
   },
   async close() {},
 };

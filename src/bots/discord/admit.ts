@@ -1,32 +1,27 @@
 import type { CommandInteraction } from 'discord.js';
-import type { Admission } from '../shared/limits.ts';
+import type { Admitted } from '../shared/limits.ts';
 import { PLATFORM, type DiscordBotDeps } from './deps.ts';
 import { refuse } from './respond.ts';
 import { tFor } from './language.ts';
 import { discordReplyText } from './texts.ts';
 
 /**
- * The rate limit and the queue, then the deferred reply (Discord's 3-second rule). Returns the admission
- * to run the work in, or null when the request was refused or can no longer be answered.
+ * The rate limit and the queue, then the deferred reply (Discord's 3-second rule), then `work` in the
+ * background with the admission. A refused request is answered here. The place the admission holds is
+ * given back however the rest goes (see RequestLimits.withAdmission), a failed deferral included.
  */
-export async function admitAndDefer(interaction: CommandInteraction, deps: DiscordBotDeps): Promise<Extract<Admission, { status: 'ok' }> | null> {
-  const admission = deps.limits.acquire(`${PLATFORM}:${interaction.user.id}`);
-  if (admission.status === 'rate_limited') {
-    await refuse(interaction, discordReplyText(tFor(interaction), 'rate_limited', { retryAfterSec: admission.retryAfterSec }));
-    return null;
-  }
-  if (admission.status === 'busy') {
-    await refuse(interaction, discordReplyText(tFor(interaction), 'busy'));
-    return null;
-  }
-  try {
-    await interaction.deferReply();
-  } catch (err) {
-    // Too late (the interaction expired) or Discord is down: nobody is waiting for an answer any more.
-    // The place admission reserved is given back by running nothing in it.
-    deps.jobs.track(admission.run(async () => undefined).then(() => undefined));
-    deps.log.warn({ err, interactionId: interaction.id }, 'could not defer the reply; dropping the request');
-    return null;
-  }
-  return admission;
+export async function admitAndDefer(interaction: CommandInteraction, deps: DiscordBotDeps, work: (admitted: Admitted) => Promise<void>): Promise<void> {
+  const admission = deps.limits.withAdmission(`${PLATFORM}:${interaction.user.id}`, async (admitted) => {
+    try {
+      await interaction.deferReply();
+    } catch (err) {
+      // Too late (the interaction expired) or Discord is down: nobody is waiting for an answer any more.
+      deps.log.warn({ err, interactionId: interaction.id }, 'could not defer the reply; dropping the request');
+      return;
+    }
+    await work(admitted);
+  });
+  if (admission.status === 'rate_limited') return refuse(interaction, discordReplyText(tFor(interaction), 'rate_limited', { retryAfterSec: admission.retryAfterSec }));
+  if (admission.status === 'busy') return refuse(interaction, discordReplyText(tFor(interaction), 'busy'));
+  deps.jobs.track(admission.done);
 }

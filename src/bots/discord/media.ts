@@ -22,7 +22,8 @@ export type AttachmentVerdict =
   | { kind: 'too_large' }
   | { kind: 'empty' };
 
-const IMAGE_EXTENSIONS = /\.(jpe?g|png|webp|heic|heif|avif|tiff?|bmp)$/i;
+// What the decoder reads (decode.ts): a BMP or a HEIC is not worth downloading.
+const IMAGE_EXTENSIONS = /\.(jpe?g|png|webp|avif|tiff?)$/i;
 const MOVING_EXTENSIONS = /\.(gif|mp4|m4v|mov|webm|mkv|avi|apng)$/i;
 
 /** Sorts an attachment into image, video/GIF, or something else, by its declared type. */

@@ -4,8 +4,8 @@ import type { Result } from '../../core/result.ts';
 import { DownloadError, downloadUrl } from '../shared/download.ts';
 import { bestMatch, celebrityName } from '../shared/format.ts';
 import { pictureLabels, type Translate } from '../shared/i18n.ts';
-import type { Admission } from '../shared/limits.ts';
-import { isOperatorFailure, newErrorId, internalErrorText } from '../shared/replies.ts';
+import type { Admitted } from '../shared/limits.ts';
+import { isOperatorFailure, reportInternalError } from '../shared/replies.ts';
 import { admitAndDefer } from './admit.ts';
 import type { DiscordBotDeps } from './deps.ts';
 import { genderFor, tFor } from './language.ts';
@@ -38,14 +38,11 @@ export async function refuseAttachment(interaction: CommandInteraction, verdict:
   return true;
 }
 
-export async function requestLookalike(req: PhotoRequest, deps: DiscordBotDeps): Promise<void> {
-  const { interaction } = req;
-  const admission = await admitAndDefer(interaction, deps);
-  if (!admission) return;
-  deps.jobs.track(answer(req, admission, deps, tFor(interaction)));
+export function requestLookalike(req: PhotoRequest, deps: DiscordBotDeps): Promise<void> {
+  return admitAndDefer(req.interaction, deps, (admitted) => answer(req, admitted, deps, tFor(req.interaction)));
 }
 
-async function answer(req: PhotoRequest, admission: Extract<Admission, { status: 'ok' }>, deps: DiscordBotDeps, t: Translate): Promise<void> {
+async function answer(req: PhotoRequest, admission: Admitted, deps: DiscordBotDeps, t: Translate): Promise<void> {
   const { interaction } = req;
   const context = { interactionId: interaction.id, guildId: interaction.guildId, userId: interaction.user.id, source: req.source.kind };
   try {
@@ -57,6 +54,7 @@ async function answer(req: PhotoRequest, admission: Extract<Admission, { status:
         top: deps.runnersUp + 1,
         composite: true,
         maxBytes: deps.maxFileBytes,
+        signal,
         labels: pictureLabels(t),
         ...(gender ? { gender } : {}),
         ...(req.face !== undefined ? { face: req.face } : {}),
@@ -81,9 +79,7 @@ async function answer(req: PhotoRequest, admission: Extract<Admission, { status:
     });
     await recordResult(req.interaction, deps, celebrityName(best.name), best.similarity);
   } catch (err) {
-    const errorId = newErrorId();
-    deps.log.error({ err, errorId, ...context }, 'request failed');
-    await refuse(interaction, internalErrorText(errorId, t)).catch((sendErr: unknown) => deps.log.warn({ ...context, err: sendErr }, 'could not send the error reply'));
+    await refuse(interaction, reportInternalError(deps.log, err, context, t)).catch((sendErr: unknown) => deps.log.warn({ ...context, err: sendErr }, 'could not send the error reply'));
   }
 }
 

@@ -5,7 +5,7 @@ import { ConfigError } from '../../core/errors.ts';
 import type { Store } from '../../db/types.ts';
 import { logger } from '../../log.ts';
 import type { RequestLimits } from '../shared/limits.ts';
-import { serveUntilSignal, startBotService, type BotService, type ServiceOptions } from '../shared/service.ts';
+import { boundedStep, DISCONNECT_TIMEOUT_MS, serveUntilSignal, startBotService, stopBudgetMs, type BotService, type ServiceOptions } from '../shared/service.ts';
 import { attachDiscordBot, type DiscordBot } from './bot.ts';
 import { createDiscordClient } from './client.ts';
 import { registerCommands } from './register.ts';
@@ -24,8 +24,12 @@ export interface RunningDiscordBot {
   readonly client: Client<true>;
   /** Settles when the bot stops: resolves after stop(), rejects if the gateway closes for good (bad token, refused intents). */
   readonly stopped: Promise<void>;
-  /** Turns new interactions away, waits until every accepted photo is answered, then disconnects. Engine and store stay open. */
+  /**
+   * Turns new interactions away, waits until every accepted photo is answered, then disconnects; each
+   * step bounded, so that it ends within stopBudgetMs whatever Discord does. Engine and store stay open.
+   */
   stop(reason?: string): Promise<void>;
+  readonly stopBudgetMs: number;
 }
 
 export interface DiscordRunDeps {
@@ -107,16 +111,20 @@ export async function runDiscordBot(settings: DiscordSettings, deps: DiscordRunD
   log.info({ user: readyClient.user.tag, guilds: readyClient.guilds.cache.size, shards: readyClient.ws.shards.map((s) => s.id) }, 'discord bot ready');
 
   let stopping: Promise<void> | undefined;
+  const requestTimeoutMs = bot.deps.limits.options.timeoutMs;
   return {
     bot,
     client: readyClient,
     stopped,
+    stopBudgetMs: stopBudgetMs(requestTimeoutMs),
     stop(reason = 'stop') {
       stopping ??= (async () => {
         log.info({ reason }, 'discord bot stopping');
         bot.stopAccepting();
-        await bot.drain();
-        await client.destroy();
+        // Each accepted request ends within its timeout; its last reply may then wait on a Discord that is gone.
+        await boundedStep(bot.drain(), requestTimeoutMs + DISCONNECT_TIMEOUT_MS, 'answer accepted requests', log);
+        // With the gateway gone, discord.js's destroy() waits for a connection that never comes back.
+        await boundedStep(client.destroy(), DISCONNECT_TIMEOUT_MS, 'disconnect from the gateway', log);
         resolveStopped();
       })();
       return stopping;
@@ -137,7 +145,7 @@ export function startDiscordService(opts: DiscordServiceOptions): Promise<Discor
 
 /** Runs until SIGINT or SIGTERM (or until the gateway refuses the bot), then shuts down cleanly. */
 export async function serveDiscordService(opts: DiscordServiceOptions): Promise<void> {
-  await serveUntilSignal(await startDiscordService(opts));
+  await serveUntilSignal(await startDiscordService(opts), log);
 }
 
 /**

@@ -6,6 +6,7 @@ import { logger } from '../../log.ts';
 import { DISCORD_API_URL } from './client.ts';
 import type { DiscordServiceOptions } from './run.ts';
 import type { DiscordSettings } from './settings.ts';
+import { DISCONNECT_TIMEOUT_MS, EXIT_GRACE_MS, stopBudgetMs } from '../shared/service.ts';
 
 // DISCORD_SHARDS: discord.js's ShardingManager runs each shard in its own process (shard.ts), each with
 // its own engine and a connection to the same store. This process only supervises them.
@@ -76,16 +77,27 @@ export async function serveShardingManager(opts: DiscordServiceOptions): Promise
   }
 }
 
-/** Each shard process gets SIGTERM, answers what it accepted and exits; this waits for all of them. */
+/**
+ * Each shard process gets SIGTERM, answers what it accepted and exits; this waits for all of them, and
+ * kills one that is still there after its stop budget (and the grace to exit) has passed.
+ */
 async function stopShards(manager: ShardingManager): Promise<void> {
   manager.respawn = false;
+  const deadlineMs = stopBudgetMs() + DISCONNECT_TIMEOUT_MS + EXIT_GRACE_MS;
   await Promise.all(
     [...manager.shards.values()].map(
       (shard) =>
         new Promise<void>((resolve) => {
           const child = shard.process;
           if (!child || child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once('exit', () => resolve());
+          const timer = setTimeout(() => {
+            log.warn({ shard: shard.id }, 'shard process did not stop in time; killing it');
+            child.kill('SIGKILL');
+          }, deadlineMs);
+          child.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
           child.kill('SIGTERM');
         }),
     ),

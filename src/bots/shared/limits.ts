@@ -44,20 +44,23 @@ export function limitsFromEnv(env: NodeJS.ProcessEnv): Partial<LimitsOptions> {
 
 export type TaskOutcome<T> = { status: 'done'; value: T } | { status: 'timeout' };
 
-export type Admission =
-  | {
-      status: 'ok';
-      /** True when the request waits behind others. */
-      queued: boolean;
-      /**
-       * Runs the task once a slot is free. Call it exactly once. The signal aborts at the timeout; a
-       * task that ignores it keeps running, but its result is dropped and its slot is given back.
-       * A task's own error rejects the returned promise.
-       */
-      run<T>(task: (signal: AbortSignal) => Promise<T>): Promise<TaskOutcome<T>>;
-    }
-  | { status: 'rate_limited'; retryAfterSec: number }
-  | { status: 'busy' };
+/** What an admitted request does with its place: run its task once a slot is free. */
+export interface Admitted {
+  /** True when the request waits behind others. */
+  readonly queued: boolean;
+  /**
+   * Runs the task once a slot is free. At most once per admission. The signal aborts at the timeout and
+   * the outcome is then 'timeout' at once, but the slot stays taken until the task itself has settled:
+   * a task that ignores the signal delays the next request rather than running beside it, so no more
+   * than `concurrency` tasks ever run. A task's own error rejects the returned promise.
+   */
+  run<T>(task: (signal: AbortSignal) => Promise<T>): Promise<TaskOutcome<T>>;
+}
+
+export type Refusal = { status: 'rate_limited'; retryAfterSec: number } | { status: 'busy' };
+
+/** `done` settles as the request's body does, after its place (if it ran no task) is given back. */
+export type Admission = { status: 'ok'; queued: boolean; done: Promise<void> } | Refusal;
 
 interface Waiting {
   start: () => void;
@@ -82,6 +85,7 @@ export class RequestLimits {
     this.now = clock;
   }
 
+  /** Tasks running now (timed-out ones included until they stop). */
   get active(): number {
     return this.running;
   }
@@ -90,8 +94,17 @@ export class RequestLimits {
     return this.queue.filter((w) => !w.cancelled).length;
   }
 
-  /** Decides now; never waits. The answer `ok` reserves a place that `run` then uses. */
-  acquire(userKey: string): Admission {
+  /** Places held by admitted requests: running, queued, or admitted and not yet running. */
+  get held(): number {
+    return this.reserved;
+  }
+
+  /**
+   * Decides now; never waits. When admitted, `body` starts at once with the admission and owns the place
+   * it holds: the place is given back when the body's task ends, or when the body settles without running
+   * one (a failed "Watching..." message, a deferral Discord refused, a throw). Nothing can leak it.
+   */
+  withAdmission(userKey: string, body: (admitted: Admitted) => Promise<void>): Admission {
     const now = this.now();
     const { perUserRequests, perUserWindowMs, concurrency, queueSize } = this.options;
     const times = (this.recent.get(userKey) ?? []).filter((t) => t > now - perUserWindowMs);
@@ -99,26 +112,42 @@ export class RequestLimits {
       this.recent.set(userKey, times);
       return { status: 'rate_limited', retryAfterSec: Math.max(1, Math.ceil((times[0]! + perUserWindowMs - now) / 1000)) };
     }
-    // Reserved places are those handed out by acquire whose run has not started or finished yet.
     if (this.reserved >= concurrency + queueSize) return { status: 'busy' };
     this.reserved++;
     times.push(now);
     this.recent.set(userKey, times);
     this.sweep(now);
     const queued = this.reserved > concurrency;
+
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      this.reserved--;
+    };
     let used = false;
-    return {
-      status: 'ok',
+    const admitted: Admitted = {
       queued,
       run: <T>(task: (signal: AbortSignal) => Promise<T>) => {
-        if (used) throw new Error('Admission.run called twice');
+        if (used) throw new Error('Admitted.run called twice');
         used = true;
-        return this.runTask(task, now);
+        return this.runTask(task, now, release);
       },
     };
+    let done: Promise<void>;
+    try {
+      done = body(admitted);
+    } catch (err) {
+      done = Promise.reject(err);
+    }
+    // Without a run the place is free as soon as the body is done; with one, when the task ends.
+    const settled = done.finally(() => {
+      if (!used) release();
+    });
+    return { status: 'ok', queued, done: settled };
   }
 
-  private async runTask<T>(task: (signal: AbortSignal) => Promise<T>, arrivedAt: number): Promise<TaskOutcome<T>> {
+  private async runTask<T>(task: (signal: AbortSignal) => Promise<T>, arrivedAt: number, release: () => void): Promise<TaskOutcome<T>> {
     const controller = new AbortController();
     const remaining = Math.max(0, arrivedAt + this.options.timeoutMs - this.now());
     let timer: NodeJS.Timeout | undefined;
@@ -141,15 +170,14 @@ export class RequestLimits {
     } else {
       this.queue.push(waiting);
     }
-    let holdsSlot = false;
+    let work: Promise<T> | undefined;
     try {
       const first = await Promise.race([slot, timedOut]);
-      holdsSlot = waiting.started;
       if (first === 'timeout') {
-        waiting.cancelled = true;
+        if (!waiting.started) waiting.cancelled = true;
         return { status: 'timeout' };
       }
-      const work = task(controller.signal);
+      work = (async () => task(controller.signal))();
       // A task that finishes after its timeout must not surface as an unhandled rejection.
       work.catch(() => {});
       const outcome = await Promise.race([work.then((value) => ({ value })), timedOut]);
@@ -157,8 +185,13 @@ export class RequestLimits {
       return { status: 'done', value: outcome.value };
     } finally {
       clearTimeout(timer);
-      this.reserved--;
-      if (holdsSlot) this.next();
+      const freeSlot = () => {
+        if (waiting.started) this.next();
+        release();
+      };
+      // The slot is given back when the task has stopped, not when its answer stopped mattering.
+      if (work) void work.then(freeSlot, freeSlot);
+      else freeSlot();
     }
   }
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { ACCEPTED_FORMAT_NAMES } from '../../core/decode.ts';
 import type { FailureCode } from '../../core/result.ts';
 import type { Logger } from '../../log.ts';
 import { DEFAULT_LANGUAGE, translator, type Translate } from './i18n.ts';
@@ -32,12 +33,17 @@ function megabytes(bytes: number): string {
   return Number.isInteger(mb) ? `${mb} MB` : `${mb.toFixed(1)} MB`;
 }
 
+/** What the decoder reads, listed in the language of `t` ("JPEG, PNG, WebP, GIF, AVIF or TIFF"). */
+export function acceptedFormats(t: Translate): string {
+  return `${ACCEPTED_FORMAT_NAMES.slice(0, -1).join(', ')} ${t('reply.formats_or')} ${ACCEPTED_FORMAT_NAMES.at(-1)}`;
+}
+
 /** The sentence for a reply code, in the language of `t`. */
 export function replyText(t: Translate, code: ReplyCode, details: ReplyDetails = {}): string {
   switch (code) {
     case 'not_an_image':
     case 'unsupported_file':
-      return t('reply.not_an_image');
+      return t('reply.not_an_image', { formats: acceptedFormats(t) });
     case 'file_too_large':
       return details.maxFileBytes ? t('reply.file_too_large_size', { size: megabytes(details.maxFileBytes) }) : t('reply.file_too_large');
     case 'rate_limited': {

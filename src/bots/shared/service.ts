@@ -4,6 +4,7 @@ import type { LookalikeEngine } from '../../core/engineTypes.ts';
 import { openStore } from '../../db/store.ts';
 import type { Store } from '../../db/types.ts';
 import type { Logger } from '../../log.ts';
+import { DEFAULT_LIMITS } from './limits.ts';
 
 // A bot as a process runs it: the engine on the data directory's index, the store, the bot on both;
 // shut down in the reverse order so that requests already accepted are answered first.
@@ -16,10 +17,45 @@ export interface ServiceOptions {
   databaseUrl?: string;
 }
 
+/** How long closing a platform connection may take when the platform does not answer. */
+export const DISCONNECT_TIMEOUT_MS = 5_000;
+/** After a clean shutdown, how long a handle left open (a socket a library keeps retrying) may keep the process alive. */
+export const EXIT_GRACE_MS = 3_000;
+
+/**
+ * Waits for `step` at most `ms`; past that, logs what is being given up on and goes on. Shutdown steps
+ * wait on the platform (a last reply, a gateway's close handshake) and the platform may be gone.
+ */
+export async function boundedStep(step: Promise<unknown>, ms: number, what: string, log: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)));
+  try {
+    const first = await Promise.race([step.then(() => 'done' as const), gaveUp]);
+    if (first === 'timeout') log.warn({ step: what, waitedMs: ms }, 'shutdown step did not finish in time; going on without it');
+  } catch (err) {
+    log.warn({ step: what, err }, 'shutdown step failed; going on');
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * The process is done: if a library still holds a socket or a timer open (discord.js retrying a gateway
+ * that is gone), end it after a short grace instead of running on with nothing to do.
+ */
+export function exitSoon(log: Logger): void {
+  setTimeout(() => {
+    log.warn({ graceMs: EXIT_GRACE_MS }, 'a connection was still open after shutdown; exiting anyway');
+    process.exit();
+  }, EXIT_GRACE_MS).unref();
+}
+
 export interface RunningBot {
   /** Settles when the bot stops by itself (polling or the gateway gave up) or was stopped. */
   readonly stopped: Promise<void>;
+  /** Answers what it accepted and disconnects, within stopBudgetMs whatever the platform does. */
   stop(reason?: string): Promise<void>;
+  readonly stopBudgetMs: number;
 }
 
 export interface BotService<R extends RunningBot> {
@@ -46,7 +82,8 @@ export async function startBotService<R extends RunningBot>(
         closing ??= (async () => {
           log.info({ reason }, 'bot stopping');
           try {
-            await running.stop(reason);
+            // stop() bounds its own steps; this is the backstop.
+            await boundedStep(running.stop(reason), running.stopBudgetMs + DISCONNECT_TIMEOUT_MS, 'stop the bot', log);
           } finally {
             await opened.close();
             await engine.close();
@@ -62,8 +99,16 @@ export async function startBotService<R extends RunningBot>(
   }
 }
 
-/** Runs until SIGINT or SIGTERM, or until the bot stops by itself, then shuts down cleanly. */
-export async function serveUntilSignal(service: BotService<RunningBot>): Promise<void> {
+/** The longest a bot's stop() may take: answering what it accepted (each request has its timeout), then disconnecting. */
+export function stopBudgetMs(requestTimeoutMs: number = DEFAULT_LIMITS.timeoutMs): number {
+  return requestTimeoutMs + 2 * DISCONNECT_TIMEOUT_MS;
+}
+
+/**
+ * Runs until SIGINT or SIGTERM, or until the bot stops by itself, then shuts down cleanly and lets the
+ * process end (see exitSoon). What the CLI commands call.
+ */
+export async function serveUntilSignal(service: BotService<RunningBot>, log: Logger): Promise<void> {
   // A failed shutdown surfaces below, where `stopped` settles; here it must not be an unhandled rejection.
   const onSignal = (signal: NodeJS.Signals) => void service.shutdown(signal).catch(() => {});
   process.once('SIGINT', onSignal);
@@ -74,5 +119,6 @@ export async function serveUntilSignal(service: BotService<RunningBot>): Promise
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await service.shutdown('stopped');
+    exitSoon(log);
   }
 }

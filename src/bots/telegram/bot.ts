@@ -1,5 +1,7 @@
 import { Telegraf, type Context } from 'telegraf';
+import { DEFAULT_MAX_BYTES } from '../../core/decode.ts';
 import type { LookalikeEngine } from '../../core/engineTypes.ts';
+import { VIDEO_DEFAULTS } from '../../core/video/matchVideo.ts';
 import type { Store } from '../../db/types.ts';
 import { logger, type Logger } from '../../log.ts';
 import { BackgroundJobs } from '../shared/backgroundJobs.ts';
@@ -35,7 +37,8 @@ export interface TelegramBotOptions {
   limits?: RequestLimits | Partial<LimitsOptions>;
   /**
    * Refuse files above this without downloading them. Default: 20 MB on Telegram's servers; with
-   * another apiRoot, null: the server decides (getFile answers "file is too big" past its limit).
+   * another apiRoot, null: the server decides (getFile answers "file is too big" past its limit), and
+   * downloads stop at what the file is for (the decoder's byte limit, the video limit).
    */
   maxFileBytes?: number | null;
   runnersUp?: number;
@@ -58,12 +61,15 @@ export function defaultMaxFileBytes(apiRoot: string | undefined): number | null 
 
 export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   const log = opts.log ?? logger('telegram');
+  const maxFileBytes = opts.maxFileBytes !== undefined ? opts.maxFileBytes : defaultMaxFileBytes(opts.apiRoot);
   const deps: TelegramBotDeps = {
     engine: opts.engine,
     store: opts.store,
     limits: opts.limits instanceof RequestLimits ? opts.limits : new RequestLimits(opts.limits),
     jobs: new BackgroundJobs(),
-    maxFileBytes: opts.maxFileBytes !== undefined ? opts.maxFileBytes : defaultMaxFileBytes(opts.apiRoot),
+    maxFileBytes,
+    photoMaxBytes: maxFileBytes ?? DEFAULT_MAX_BYTES,
+    videoMaxBytes: Math.min(maxFileBytes ?? VIDEO_DEFAULTS.maxBytes, VIDEO_DEFAULTS.maxBytes),
     runnersUp: opts.runnersUp ?? 3,
     chatActionIntervalMs: opts.chatActionIntervalMs ?? 4500,
     log,

@@ -10,8 +10,12 @@ export interface TelegramBotDeps {
   store: Store;
   limits: RequestLimits;
   jobs: BackgroundJobs;
-  /** Files above this are refused before download; null: the Bot API server decides (self-hosted). */
+  /** The operator's download limit (Telegram's 20 MB by default); null: the Bot API server decides (self-hosted). */
   maxFileBytes: number | null;
+  /** What a photo download may take: the limit above, else the decoder's byte limit. Never unbounded. */
+  photoMaxBytes: number;
+  /** What a video download may take: the limit above, at most the video matcher's byte limit. */
+  videoMaxBytes: number;
   /** Runners-up named per face in the caption. */
   runnersUp: number;
   chatActionIntervalMs: number;

@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { TelegramError, type Telegram } from 'telegraf';
-import { fail, ok, type Result } from '../../core/result.ts';
-import { downloadUrl } from '../shared/download.ts';
+import { fail, type Result } from '../../core/result.ts';
+import { openLocalFile, openUrl, readCapped, type DownloadLimit } from '../shared/download.ts';
 
 // Which file of a message is the picture to match, and fetching it from the Bot API.
 
@@ -16,7 +14,8 @@ export type PickedMedia =
   | { kind: 'image'; fileId: string; /** As the message declares it; absent for some old messages. */ size?: number }
   | { kind: 'unsupported' };
 
-const IMAGE_EXTENSIONS = /\.(jpe?g|png|webp|gif|heic|heif|avif|tiff?)$/i;
+// What the decoder reads (decode.ts); a HEIC is not worth downloading.
+const IMAGE_EXTENSIONS = /\.(jpe?g|png|webp|gif|avif|tiff?)$/i;
 
 /** The largest size of a photo, or an image sent as a file; undefined when the message has neither. */
 export function pickMedia(message: MediaFields): PickedMedia | undefined {
@@ -38,30 +37,37 @@ export function hasMedia(message: object): message is MediaFields {
   return 'photo' in message || 'document' in message;
 }
 
+/** The failure message when the Bot API server, not this bot's own limit, refused a file as too large. */
+export const BOT_API_REFUSED = 'The Bot API refused to hand out a file this large.';
+
+/** The limit to name in a "too large" reply: the bot's own, unless it was the server's (whose limit is not known). */
+export function limitToName(failureMessage: string, ownLimit: number, serverLimit: number | null): number | null {
+  return failureMessage === BOT_API_REFUSED ? serverLimit : ownLimit;
+}
+
 /**
- * getFile, then the download. The Bot API refuses files over its limit in getFile ("file is too big");
- * a self-hosted server in --local mode answers with an absolute path on its own disk instead of a URL.
+ * getFile, then the file's bytes as they arrive. The Bot API refuses files over its limit in getFile
+ * ("file is too big"); a self-hosted server in --local mode answers with an absolute path on its own disk
+ * instead of a URL. Either way nothing past `maxBytes` is read (see shared/download.ts).
  */
-export async function downloadFile(
-  telegram: Telegram,
-  fileId: string,
-  opts: { maxBytes: number | null; signal?: AbortSignal },
-): Promise<Result<Buffer>> {
+export async function openFile(telegram: Telegram, fileId: string, opts: DownloadLimit): Promise<Result<AsyncIterable<Uint8Array>>> {
   let link: URL;
   try {
     link = await telegram.getFileLink(fileId);
   } catch (err) {
     if (err instanceof TelegramError && err.code === 400 && /file is too big/i.test(err.description)) {
-      return fail('file_too_large', 'The Bot API refused to hand out a file this large.');
+      return fail('file_too_large', BOT_API_REFUSED);
     }
     throw err;
   }
-  if (link.protocol === 'file:') return checkSize(await readFile(fileURLToPath(link)), opts.maxBytes);
-
-  return downloadUrl(link, opts);
+  // telegraf builds file://<api host>/<path>; only the path is ours to read.
+  if (link.protocol === 'file:') return openLocalFile(decodeURIComponent(link.pathname), opts);
+  return openUrl(link, opts);
 }
 
-function checkSize(bytes: Buffer, maxBytes: number | null): Result<Buffer> {
-  if (maxBytes !== null && bytes.length > maxBytes) return fail('file_too_large', 'The file is larger than the download limit.');
-  return ok(bytes);
+/** The whole file, at most `maxBytes`. */
+export async function downloadFile(telegram: Telegram, fileId: string, opts: DownloadLimit): Promise<Result<Buffer>> {
+  const stream = await openFile(telegram, fileId, opts);
+  if (!stream.ok) return stream;
+  return readCapped(stream.value, opts.maxBytes);
 }

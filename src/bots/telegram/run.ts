@@ -9,7 +9,7 @@ import type { Store } from '../../db/types.ts';
 import { logger, type Logger } from '../../log.ts';
 import { DEFAULT_LANGUAGE, LANGUAGES } from '../shared/i18n.ts';
 import { TELEGRAM_COMMANDS, telegramCommands } from './commands.ts';
-import { serveUntilSignal, startBotService, type BotService, type ServiceOptions } from '../shared/service.ts';
+import { boundedStep, DISCONNECT_TIMEOUT_MS, serveUntilSignal, startBotService, stopBudgetMs, type BotService, type ServiceOptions } from '../shared/service.ts';
 import { limitsFromEnv, type LimitsOptions, type RequestLimits } from '../shared/limits.ts';
 import { createTelegramBot, defaultMaxFileBytes, type TelegramBot } from './bot.ts';
 
@@ -49,9 +49,9 @@ async function setCommandLists(telegram: Telegraf['telegram'], log: Logger): Pro
   }
 }
 
-/** The updates the bot handles: messages, and presses of its inline buttons (/settings). */
 export { TELEGRAM_COMMANDS, telegramCommands };
 
+/** The updates the bot handles: messages, and presses of its inline buttons (/settings). */
 export const ALLOWED_UPDATES = ['message', 'callback_query'] as const;
 
 const SECRET_CHARS = /^[A-Za-z0-9_-]{1,256}$/;
@@ -93,8 +93,12 @@ export interface RunningTelegramBot {
   readonly webhookPort?: number;
   /** Settles when the bot stops: resolves after stop(), rejects if polling fails for good (401, 409). */
   readonly stopped: Promise<void>;
-  /** Stops taking updates, then waits until every accepted photo is answered. Engine and store stay open. */
+  /**
+   * Stops taking updates, then waits until every accepted photo is answered; each step bounded, so that
+   * it ends within stopBudgetMs whatever Telegram does. Engine and store stay open.
+   */
   stop(reason?: string): Promise<void>;
+  readonly stopBudgetMs: number;
 }
 
 export interface TelegramRunDeps {
@@ -123,9 +127,11 @@ export async function runTelegramBot(settings: TelegramSettings, deps: TelegramR
     throw err;
   }
   const username = telegraf.botInfo.username;
+  const requestTimeoutMs = bot.deps.limits.options.timeoutMs;
+  const drain = () => boundedStep(bot.drain(), requestTimeoutMs + DISCONNECT_TIMEOUT_MS, 'answer accepted requests', log);
   await setCommandLists(telegraf.telegram, log);
 
-  if (settings.webhook) return startWebhook(bot, username, settings.webhook);
+  if (settings.webhook) return startWebhook(bot, username, settings.webhook, drain);
 
   // telegraf.launch() would ask getMe again and resolve only when polling ends; with botInfo set it
   // goes straight to deleteWebhook and polling.
@@ -140,13 +146,15 @@ export async function runTelegramBot(settings: TelegramSettings, deps: TelegramR
     username,
     mode: 'polling',
     stopped,
+    stopBudgetMs: stopBudgetMs(requestTimeoutMs),
     async stop(reason = 'stop') {
       if (!stopping) {
         stopping = true;
         telegraf.stop(reason);
       }
-      await stopped.catch(() => {});
-      await bot.drain();
+      // Polling ends when its long poll is aborted; a Bot API that hangs up badly must not hold the stop.
+      await boundedStep(stopped, DISCONNECT_TIMEOUT_MS, 'stop polling', log);
+      await drain();
     },
   };
 }
@@ -164,7 +172,7 @@ function pollingFailure(err: unknown): unknown {
   return err;
 }
 
-async function startWebhook(bot: TelegramBot, username: string, webhook: TelegramWebhookSettings): Promise<RunningTelegramBot> {
+async function startWebhook(bot: TelegramBot, username: string, webhook: TelegramWebhookSettings, drain: () => Promise<void>): Promise<RunningTelegramBot> {
   const { telegraf } = bot;
   const path = new URL(webhook.url).pathname || '/';
   // telegraf's callback checks method, path and the secret-token header; anything else gets 403.
@@ -187,13 +195,15 @@ async function startWebhook(bot: TelegramBot, username: string, webhook: Telegra
     mode: 'webhook',
     webhookPort: port,
     stopped,
+    stopBudgetMs: stopBudgetMs(bot.deps.limits.options.timeoutMs),
     stop() {
       // The webhook stays registered: Telegram keeps updates for the next start.
       stopping ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
-        await closed;
-        await bot.drain();
+        await boundedStep(closed, DISCONNECT_TIMEOUT_MS, 'close the webhook server', log);
+        server.closeAllConnections();
+        await drain();
         resolveStopped();
       })();
       return stopping;
@@ -217,5 +227,5 @@ export function startTelegramService(opts: TelegramServiceOptions): Promise<Tele
  * cleanly. What the CLI command calls.
  */
 export async function serveTelegram(opts: TelegramServiceOptions): Promise<void> {
-  await serveUntilSignal(await startTelegramService(opts));
+  await serveUntilSignal(await startTelegramService(opts), log);
 }

@@ -8,6 +8,7 @@ import type { Store } from '../../db/types.ts';
 import { logger } from '../../log.ts';
 import { discordSettingsFromEnv, runDiscordBot, serveDiscord, type RunningDiscordBot } from '../../bots/discord/run.ts';
 import { limitsFromEnv, RequestLimits } from '../../bots/shared/limits.ts';
+import { exitSoon } from '../../bots/shared/service.ts';
 import { runTelegramBot, serveTelegram, telegramSettingsFromEnv, type RunningTelegramBot } from '../../bots/telegram/run.ts';
 import { dataDirOf } from '../options.ts';
 
@@ -85,5 +86,6 @@ async function serveAllBots(base: ServiceBase, env: NodeJS.ProcessEnv = process.
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await stopAll('stopped');
+    exitSoon(log);
   }
 }

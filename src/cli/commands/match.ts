@@ -1,11 +1,11 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdirSync, writeFileSync, type Dirent } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { Config } from '../../config.ts';
 import { indexDir, tryOpenEngine } from '../../core/engine.ts';
 import { Gallery } from '../../core/gallery.ts';
-import { loadModel } from '../../core/models/registry.ts';
+import { similarityFloorOf } from '../../core/models/registry.ts';
 import type { FaceChoice, LookalikeEngine, MatchReport } from '../../core/engineTypes.ts';
 import type { Gender } from '../../core/gallery.ts';
 import { parseFaceChoice } from '../../bots/shared/faceChoice.ts';
@@ -16,6 +16,7 @@ import { celebrityLookalikes, type CelebrityMode } from './celebrity.ts';
 
 interface MatchCliOptions {
   top: number;
+  from?: string;
   out?: string;
   json?: boolean;
   model?: string;
@@ -29,8 +30,9 @@ interface MatchCliOptions {
 export function registerMatchCommand(program: Command, config: Config): void {
   program
     .command('match [photos...]')
-    .description('find the closest people in the index for every face in each photo, or for a person of the index (--celebrity)')
+    .description('find the closest people in the index for every face in each photo (a folder stands for the photos in it), or for a person of the index (--celebrity)')
     .addOption(new Option('--top <n>', 'people per face').default(5).argParser(positiveInt))
+    .option('--from <file>', "read the photos' paths from this file, one per line ('-': standard input)")
     .option('--out <path>', 'where to write the picture: a file for one photo, a folder for several')
     .option('--json', 'one JSON object per photo per line on stdout')
     .addOption(modelOption())
@@ -39,48 +41,89 @@ export function registerMatchCommand(program: Command, config: Config): void {
     .addOption(new Option('--face <n|centre>', 'in a group photo, match only this face: its number counted from the left, or centre').argParser(faceChoice))
     .option('--celebrity <name>', 'instead of photos: the other people of the index who look most like this one')
     .addOption(new Option('--by <how>', "with --celebrity: compare the person's average face (mean) or their closest pair of faces (best)").choices(['mean', 'best']).default('mean'))
-    .action(async (photos: string[], opts: MatchCliOptions, command: Command) => {
+    .action(async (args: string[], opts: MatchCliOptions, command: Command) => {
       if (opts.celebrity !== undefined) {
-        if (photos.length > 0) {
+        if (args.length > 0 || opts.from !== undefined) {
           say('lookalike: give photos or --celebrity, not both');
           process.exitCode = 2;
           return;
         }
-        await matchCelebrity(opts.celebrity, opts, dataDirOf(command), config);
+        await matchCelebrity(opts.celebrity, opts, dataDirOf(command));
         return;
       }
-      if (photos.length === 0) {
-        say('lookalike: give one or more photos, or --celebrity "Name"');
+      const photos = await photoPaths(args, opts.from);
+      if (!photos.ok) {
+        say(`lookalike: ${photos.error.message}`);
         process.exitCode = 2;
         return;
       }
-      const engine = await tryOpenEngine({
-        dataDir: dataDirOf(command),
-        modelsDir: config.modelsDir,
-        device: config.device,
-        model: opts.model,
-        detector: opts.detector,
-      });
-      if (!engine.ok) {
-        report(photos, opts, () => engine);
+      if (photos.value.length === 0) {
+        say('lookalike: give one or more photos (or a folder of them, or --from a list), or --celebrity "Name"');
         process.exitCode = 2;
         return;
       }
-      try {
-        let failed = 0;
-        for (const photo of photos) {
-          const result = await matchFile(photo, engine.value, { ...opts, many: photos.length > 1 });
-          if (!result.ok) failed++;
-          print(photo, result, opts);
-        }
-        if (failed > 0) process.exitCode = 1;
-      } finally {
-        await engine.value.close();
-      }
+      await matchPhotos(photos.value, opts, dataDirOf(command), config);
     });
 }
 
-async function matchCelebrity(name: string, opts: MatchCliOptions, dataDir: string, config: Config): Promise<void> {
+/** Image files by their name, as `match <folder>` picks them. */
+const IMAGE_FILE = /\.(jpe?g|png|webp|gif|avif|heic|heif|tiff?)$/i;
+
+/**
+ * The photos to match: each argument a photo or a folder (its image files, by name), then the lines of
+ * --from. Thousands of photos fit this way where a command line would not.
+ */
+async function photoPaths(args: string[], from: string | undefined): Promise<Result<string[]>> {
+  const out: string[] = [];
+  for (const arg of args) {
+    let entries: Dirent[] | null = null;
+    try {
+      if ((await stat(arg)).isDirectory()) entries = await readdir(arg, { withFileTypes: true });
+    } catch {
+      // Not there: matched like any photo, and reported as missing in its turn.
+    }
+    if (!entries) out.push(arg);
+    else out.push(...entries.filter((e) => !e.isDirectory() && IMAGE_FILE.test(e.name)).map((e) => path.join(arg, e.name)).sort());
+  }
+  if (from !== undefined) {
+    let text: string;
+    try {
+      text = from === '-' ? await readStdin() : await readFile(from, 'utf8');
+    } catch (err) {
+      return fail('missing_file', `cannot read the list ${from}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    out.push(...text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#')));
+  }
+  return ok(out);
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function matchPhotos(photos: string[], opts: MatchCliOptions, dataDir: string, config: Config): Promise<void> {
+  const engine = await tryOpenEngine({ dataDir, modelsDir: config.modelsDir, device: config.device, model: opts.model, detector: opts.detector });
+  if (!engine.ok) {
+    report(photos, opts, () => engine);
+    process.exitCode = 2;
+    return;
+  }
+  try {
+    let failed = 0;
+    for (const photo of photos) {
+      const result = await matchFile(photo, engine.value, { ...opts, many: photos.length > 1 });
+      if (!result.ok) failed++;
+      print(photo, result, opts);
+    }
+    if (failed > 0) process.exitCode = 1;
+  } finally {
+    await engine.value.close();
+  }
+}
+
+async function matchCelebrity(name: string, opts: MatchCliOptions, dataDir: string): Promise<void> {
   const opened = await Gallery.open(indexDir(dataDir));
   if (!opened.ok) {
     say(`lookalike: ${opened.error.message}`);
@@ -89,15 +132,13 @@ async function matchCelebrity(name: string, opts: MatchCliOptions, dataDir: stri
   }
   const gallery = opened.value;
   // The model only lends its similarity floor, so that percentages read as they do for photos.
-  const model = await loadModel(gallery.info.modelId, { modelsDir: config.modelsDir, device: 'cpu', descriptor: gallery.info.descriptor });
-  if (!model.ok) {
-    say(`lookalike: ${model.error.message}`);
+  const floor = await similarityFloorOf(gallery.info.modelId);
+  if (!floor.ok) {
+    say(`lookalike: ${floor.error.message}`);
     process.exitCode = 2;
     return;
   }
-  const floor = model.value.similarityFloor;
-  await model.value.dispose();
-  const found = celebrityLookalikes(gallery, name, { top: opts.top, mode: opts.by, floor });
+  const found = celebrityLookalikes(gallery, name, { top: opts.top, mode: opts.by, floor: floor.value });
   if (!found.ok) {
     if (opts.json) process.stdout.write(`${JSON.stringify({ celebrity: name, error: found.error })}\n`);
     else say(`lookalike: ${found.error.message}`);

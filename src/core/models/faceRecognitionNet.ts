@@ -12,6 +12,8 @@ import { verifyModel } from './manifest.ts';
 // work here is repacking pixels.
 
 export const MODEL_ID = 'default';
+/** Unrelated faces score cosine 0.80-0.93 with this model, the same person about 0.93 and up. */
+export const SIMILARITY_FLOOR = 0.75;
 const INPUT_SIZE = 150;
 const DIMS = 128;
 /** Bounds activation memory when a caller hands over thousands of crops at once. */
@@ -103,8 +105,7 @@ export async function load(opts: LoadOptions): Promise<FaceRecognitionNetEmbedde
     // For Haar boxes. Swept on deepface_pairs.csv and leave-one-out retrieval over shared/faces/people
     // (README, "Accuracy"): margin 0.2 gave AUC 0.958 / top-1 0.82; margin 0.1 shifted 5 % down, 1.000 / 0.956.
     framing: { margin: 0.1, shiftY: 0.05 },
-    // Unrelated faces score cosine 0.80-0.93 with this model, the same person about 0.93 and up.
-    similarityFloor: 0.75,
+    similarityFloor: SIMILARITY_FLOOR,
     provider,
     async predict(crops) {
       const out: Float32Array[] = [];

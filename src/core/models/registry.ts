@@ -18,18 +18,24 @@ type Loader = (opts: ModelLoadOptions) => Promise<FaceEmbedder>;
 
 interface ModelSpec {
   load: Loader;
+  /** The model's similarity floor (see FaceEmbedder), read without loading the model. */
+  similarityFloor: () => Promise<number>;
   /** The descriptor variants the model offers; the first is its default. */
   descriptors: readonly string[];
 }
 
 const models: Record<string, ModelSpec> = {
-  default: { descriptors: ['128'], load: async (opts) => (await import('./faceRecognitionNet.ts')).load(opts) },
-  vggface: { descriptors: ['4096', '2622'], load: async (opts) => (await import('./vggFace.ts')).load(opts) },
+  default: {
+    descriptors: ['128'],
+    load: async (opts) => (await import('./faceRecognitionNet.ts')).load(opts),
+    similarityFloor: async () => (await import('./faceRecognitionNet.ts')).SIMILARITY_FLOOR,
+  },
+  vggface: {
+    descriptors: ['4096', '2622'],
+    load: async (opts) => (await import('./vggFace.ts')).load(opts),
+    similarityFloor: async () => (await import('./vggFace.ts')).SIMILARITY_FLOOR,
+  },
 };
-
-export function registerModel(name: string, loader: Loader, descriptors: readonly string[] = []): void {
-  models[name] = { load: loader, descriptors };
-}
 
 export function modelNames(): string[] {
   return Object.keys(models);
@@ -43,4 +49,11 @@ export async function loadModel(name: string, opts: ModelLoadOptions): Promise<R
     return fail('unknown_model', `Model "${name}" has no descriptor "${descriptor}"; it offers ${spec.descriptors.join(', ')}.`);
   }
   return ok(await spec.load(opts));
+}
+
+/** A model's similarity floor, without opening an inference session (`match --celebrity` needs only this). */
+export async function similarityFloorOf(name: string): Promise<Result<number>> {
+  const spec = models[name];
+  if (!spec) return fail('unknown_model', `Unknown model "${name}". Known models: ${modelNames().join(', ')}.`);
+  return ok(await spec.similarityFloor());
 }

@@ -14,6 +14,11 @@ import { verifyModel, type ModelEntry } from './manifest.ts';
 // picking the descriptor layer and L2-normalising it.
 
 export const MODEL_ID = 'vggface';
+/**
+ * Unmeasured. fc7 follows a ReLU, so its cosines already lie in 0..1; sweep this on the shared pairs
+ * once real weights are converted, as was done for the default model.
+ */
+export const SIMILARITY_FLOOR = 0;
 const INPUT_SIZE = 224;
 /** fc7 (4096-D, deepface's descriptor since 2024) unless the index or the user asks for fc8 (2622-D). */
 export const DEFAULT_DESCRIPTOR = '4096';
@@ -95,9 +100,7 @@ export async function load(opts: LoadOptions): Promise<VggFaceEmbedder> {
     // the eyes and mouth where they fall in a Haar box taken as it is (eyes at 40 % of the height,
     // 36 % of the side apart), upright.
     template: VGG_FACE_TEMPLATE,
-    // Also unmeasured. fc7 follows a ReLU, so its cosines already lie in 0..1; sweep this on the
-    // shared pairs once real weights are converted, as was done for the default model.
-    similarityFloor: 0,
+    similarityFloor: SIMILARITY_FLOOR,
     provider,
     async predict(crops) {
       const out: Float32Array[] = [];

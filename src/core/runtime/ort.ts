@@ -4,11 +4,15 @@ import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { ConfigError, InferenceError } from '../errors.ts';
 import { logger } from '../../log.ts';
+import { disableOrtTelemetry, ORT_TELEMETRY_VARIABLE } from './ortEnv.ts';
 
 // The one place that imports onnxruntime-node. Sessions are created here with the execution
 // provider the user asked for; 'cuda' never quietly turns into CPU.
 
 const log = logger('ort');
+
+// Before any session exists (see ortEnv.ts: a long command line otherwise crashes the process).
+const telemetryOff = disableOrtTelemetry();
 
 export type ExecutionDevice = 'cpu' | 'cuda' | 'auto';
 export type ExecutionProvider = 'cpu' | 'cuda';
@@ -74,6 +78,10 @@ function sessionOptions(opts: SessionOptions, provider: ExecutionProvider): ort.
 }
 
 export async function createSession(file: string, opts: SessionOptions): Promise<CreatedSession> {
+  if (!telemetryOff) {
+    // A worker started by code that did not go through ortEnv.ts: ORT would read the command line.
+    log.warn({ variable: ORT_TELEMETRY_VARIABLE }, 'ONNX Runtime telemetry could not be switched off from this thread; set the variable in the parent first');
+  }
   let provider: ExecutionProvider;
   if (opts.device === 'cpu') {
     provider = 'cpu';

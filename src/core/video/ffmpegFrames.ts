@@ -21,6 +21,10 @@ export interface FrameDecodeOptions {
   maxSeconds: number;
   maxBytes: number;
   maxWidth: number;
+  /** Frames are scaled down further when width x height would pass this (a tall video is capped too). */
+  maxPixels: number;
+  /** Kills ffmpeg and stops reading: the generator then throws the signal's reason. */
+  signal?: AbortSignal;
   /** Path of the ffmpeg binary (default "ffmpeg" on PATH). */
   ffmpegPath?: string;
 }
@@ -79,8 +83,19 @@ const OUTPUT_SIZE = /Video: rawvideo[^\n]*?, (\d{1,5})x(\d{1,5})[ ,\n]/;
  * Yields frames as ffmpeg decodes them; returns a summary or a typed failure. Returning early (break
  * out of the loop) stops ffmpeg and removes any temporary file.
  */
+/**
+ * ffmpeg's scale filter for both caps: at most maxWidth wide and maxPixels in all, aspect kept, even
+ * sides (rgb24 does not need them, but yuv intermediates do), never enlarged.
+ */
+export function scaleFilter(maxWidth: number, maxPixels: number): string {
+  return `scale=w='max(2,trunc(min(min(iw,${maxWidth}),iw*sqrt(${maxPixels}/(iw*ih)))/2)*2)':h=-2`;
+}
+
 export async function* decodeFrames(input: VideoInput, opts: FrameDecodeOptions): AsyncGenerator<DecodedFrame, Result<DecodeSummary>> {
+  opts.signal?.throwIfAborted();
   const source = toAsyncIterable(input)[Symbol.asyncIterator]();
+  // Stop an upload or download still arriving: nobody will read the rest.
+  const dropSource = () => void source.return?.(undefined)?.catch(() => undefined);
   const prefixChunks: Uint8Array[] = [];
   let received = 0;
   let plan: InputPlan = 'need_more';
@@ -91,7 +106,10 @@ export async function* decodeFrames(input: VideoInput, opts: FrameDecodeOptions)
     else {
       prefixChunks.push(next.value);
       received += next.value.length;
-      if (received > opts.maxBytes) return tooLarge(opts.maxBytes);
+      if (received > opts.maxBytes) {
+        dropSource();
+        return tooLarge(opts.maxBytes);
+      }
     }
     plan = planInput(concat(prefixChunks), ended);
   }
@@ -107,6 +125,7 @@ export async function* decodeFrames(input: VideoInput, opts: FrameDecodeOptions)
     try {
       out.write(prefix);
       while (!ended) {
+        opts.signal?.throwIfAborted();
         const next = await source.next();
         if (next.done) {
           ended = true;
@@ -115,6 +134,7 @@ export async function* decodeFrames(input: VideoInput, opts: FrameDecodeOptions)
         received += next.value.length;
         if (received > opts.maxBytes) {
           out.destroy();
+          dropSource();
           await rm(tempDir, { recursive: true, force: true });
           return tooLarge(opts.maxBytes);
         }
@@ -124,6 +144,7 @@ export async function* decodeFrames(input: VideoInput, opts: FrameDecodeOptions)
       await once(out, 'finish');
     } catch (err) {
       out.destroy();
+      dropSource();
       await rm(tempDir, { recursive: true, force: true });
       throw err;
     }
@@ -134,7 +155,9 @@ export async function* decodeFrames(input: VideoInput, opts: FrameDecodeOptions)
     ...(plan === 'spool' ? ['-nostdin'] : []),
     '-i', inputArg,
     '-map', '0:v:0', '-an', '-sn', '-dn',
-    '-vf', `fps=${opts.fps},scale='min(${opts.maxWidth},iw)':-2`,
+    // eof_action=pass: a still GIF or a clip shorter than one sampling interval still gives its frame
+    // (without it ffmpeg 5.1 outputs nothing, and the file would be called damaged).
+    '-vf', `fps=${opts.fps}:eof_action=pass,${scaleFilter(opts.maxWidth, opts.maxPixels)}`,
     '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1',
   ];
   const proc = spawn(opts.ffmpegPath ?? 'ffmpeg', args, { stdio: [plan === 'pipe' ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
@@ -143,6 +166,15 @@ export async function* decodeFrames(input: VideoInput, opts: FrameDecodeOptions)
     proc.once('close', (code) => resolve(code));
   });
   exited.catch(() => undefined);
+
+  // Why we killed ffmpeg, when we did: this, not what the kill broke (a pipe, the output), is the answer.
+  let stopped: Result<never> | null = null;
+  const stop = (why: Result<never>) => {
+    stopped ??= why;
+    proc.kill('SIGKILL');
+  };
+  const onAbort = () => proc.kill('SIGKILL');
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
 
   let stderr = '';
   // Filled in by the stderr listener; an object so the compiler does not narrow it away.
@@ -154,7 +186,7 @@ export async function* decodeFrames(input: VideoInput, opts: FrameDecodeOptions)
       const d = DURATION.exec(stderr);
       if (d) info.durationSec = Number(d[1]) * 3600 + Number(d[2]) * 60 + Number(d[3]);
       // Known too long from the container's header: no need to decode any of it.
-      if (info.durationSec !== null && info.durationSec > opts.maxSeconds) proc.kill('SIGKILL');
+      if (info.durationSec !== null && info.durationSec > opts.maxSeconds) stop(tooLong(opts.maxSeconds));
     }
     if (!info.size) {
       const outAt = stderr.indexOf('Output #0');
@@ -163,31 +195,48 @@ export async function* decodeFrames(input: VideoInput, opts: FrameDecodeOptions)
     }
   });
 
+  // Reading the input failed (a broken download); ffmpeg refusing more input is not this.
   let inputFailure: Result<never> | null = null;
   if (plan === 'pipe') {
     const stdin = proc.stdin!;
     // ffmpeg may stop reading early (an error, or we stopped it): later writes then fail with EPIPE.
     stdin.on('error', () => undefined);
+    /** False once ffmpeg no longer takes input. */
+    const write = async (chunk: Uint8Array): Promise<boolean> => {
+      if (stdin.destroyed) return false;
+      if (stdin.write(chunk)) return true;
+      try {
+        await Promise.race([once(stdin, 'drain'), once(stdin, 'close')]);
+      } catch {
+        return false;
+      }
+      return !stdin.destroyed;
+    };
     void (async () => {
       try {
-        if (!stdin.write(prefix)) await once(stdin, 'drain');
-        while (!ended && !stdin.destroyed) {
-          const next = await source.next();
+        if (!(await write(prefix))) return;
+        while (!ended) {
+          let next: IteratorResult<Uint8Array>;
+          try {
+            next = await source.next();
+          } catch (err) {
+            if (!stopped && !opts.signal?.aborted) {
+              log.warn({ err }, 'video input stream failed');
+              inputFailure = fail('corrupt_video', 'The video could not be read to the end.');
+            }
+            return;
+          }
           if (next.done) {
             ended = true;
             break;
           }
           received += next.value.length;
           if (received > opts.maxBytes) {
-            inputFailure = tooLarge(opts.maxBytes);
-            proc.kill('SIGKILL');
+            stop(tooLarge(opts.maxBytes));
             return;
           }
-          if (!stdin.write(next.value)) await Promise.race([once(stdin, 'drain'), once(stdin, 'close')]);
+          if (!(await write(next.value))) return;
         }
-      } catch (err) {
-        log.warn({ err }, 'video input stream failed');
-        inputFailure = fail('corrupt_video', 'The video could not be read to the end.');
       } finally {
         stdin.end();
       }
@@ -216,7 +265,7 @@ export async function* decodeFrames(input: VideoInput, opts: FrameDecodeOptions)
   try {
     const maxFrames = Math.floor(opts.maxSeconds * opts.fps) + 1;
     for await (const chunk of proc.stdout! as AsyncIterable<Buffer>) {
-      if (info.durationSec !== null && info.durationSec > opts.maxSeconds) return tooLong(opts.maxSeconds);
+      if (stopped) break;
       pending.push(chunk);
       pendingBytes += chunk.length;
       for (const frame of takeFrames()) {
@@ -226,6 +275,8 @@ export async function* decodeFrames(input: VideoInput, opts: FrameDecodeOptions)
     }
     const code = await exited;
     finished = true;
+    opts.signal?.throwIfAborted();
+    if (stopped) return stopped;
     // The size line can come after the last bytes of a very short video.
     for (const frame of takeFrames()) {
       if (frames > maxFrames) return tooLong(opts.maxSeconds);
@@ -240,13 +291,13 @@ export async function* decodeFrames(input: VideoInput, opts: FrameDecodeOptions)
     if (code !== 0) log.warn({ code, frames }, 'ffmpeg ended with an error after some frames; using those');
     return ok({ frames, spooled: plan === 'spool', durationSec: info.durationSec });
   } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
     if (!finished) {
       proc.kill('SIGKILL');
       await exited.catch(() => undefined);
     }
     if (tempDir) await rm(tempDir, { recursive: true, force: true });
-    // Stop an upload or download still arriving: nobody will read the rest.
-    if (!ended) void source.return?.(undefined)?.catch(() => undefined);
+    if (!ended) dropSource();
   }
 }
 

@@ -26,6 +26,8 @@ export const VIDEO_DEFAULTS = Object.freeze({
   maxSeconds: 60,
   maxBytes: 20 * 1024 * 1024,
   maxWidth: 640,
+  maxPixels: 640 * 1138,
+  maxTracks: 24,
   top: 5,
   maxFacesPerFrame: 4,
   maxCompositeRows: 3,
@@ -37,8 +39,9 @@ export async function* matchVideoStream(input: VideoInput, deps: VideoMatchDeps,
   const o = { ...VIDEO_DEFAULTS, ...opts };
   const started = performance.now();
   const floor = deps.similarityFloor;
-  const tracker = new FaceTracker({ nearCosine: floor + 0.4 * (1 - floor), farCosine: floor + 0.7 * (1 - floor), minIou: 0.3, maxMissed: o.fps * 2 });
-  const hits = new Map<Track, { version: number; hits: GalleryHit[] }>();
+  const tracker = new FaceTracker({ nearCosine: floor + 0.4 * (1 - floor), farCosine: floor + 0.7 * (1 - floor), minIou: 0.3, maxMissed: o.fps * 2, maxTracks: o.maxTracks });
+  // Weak: a track the tracker drops takes its search results with it.
+  const hits = new WeakMap<Track, { version: number; hits: GalleryHit[] }>();
   const searchTrack = (track: Track): GalleryHit[] => {
     const cached = hits.get(track);
     if (cached && cached.version === track.version) return cached.hits;
@@ -48,7 +51,14 @@ export async function* matchVideoStream(input: VideoInput, deps: VideoMatchDeps,
   };
   const summary = (track: Track): TrackSummary => ({ id: track.id, frames: track.frames, box: track.box, matches: searchTrack(track).map(toMatch) });
 
-  const frames = decodeFrames(input, { fps: o.fps, maxSeconds: o.maxSeconds, maxBytes: o.maxBytes, maxWidth: o.maxWidth });
+  const frames = decodeFrames(input, {
+    fps: o.fps,
+    maxSeconds: o.maxSeconds,
+    maxBytes: o.maxBytes,
+    maxWidth: o.maxWidth,
+    maxPixels: o.maxPixels,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+  });
   let processed = 0;
   let decodedEnd: Result<DecodeSummary>;
   // A caller that stops listening early must also stop ffmpeg.
@@ -60,6 +70,7 @@ export async function* matchVideoStream(input: VideoInput, deps: VideoMatchDeps,
         break;
       }
       const { image, index, timeSec } = next.value;
+      opts.signal?.throwIfAborted();
       const faces = await deps.describe(image, o.maxFacesPerFrame);
       tracker.update(faces, image, index, timeSec);
       processed++;
@@ -80,9 +91,11 @@ export async function* matchVideoStream(input: VideoInput, deps: VideoMatchDeps,
     yield { kind: 'result', result: fail('no_face', 'No face found in the video. Try one with your face well lit, looking at the camera.') };
     return;
   }
+  opts.signal?.throwIfAborted();
   const tracks: VideoTrackResult[] = ranked.map((track) => ({
     ...summary(track),
-    sharpestFrame: track.sharpestFrame!,
+    sharpestCrop: track.sharpestCrop!,
+    sharpestCropBox: track.sharpestCropBox,
     sharpestBox: track.sharpestBox,
     sharpness: track.sharpness,
     sharpestAt: track.sharpestAt,
@@ -93,7 +106,7 @@ export async function* matchVideoStream(input: VideoInput, deps: VideoMatchDeps,
   const composite =
     opts.composite === false || drawn.length === 0
       ? null
-      : await deps.compose(drawn.map((t) => ({ image: t.sharpestFrame!, box: t.sharpestBox, hits: searchTrack(t) })));
+      : await deps.compose(drawn.map((t) => ({ image: t.sharpestCrop!, box: t.sharpestCropBox, hits: searchTrack(t) })));
   const report: VideoReport = {
     tracks,
     framesDecoded: decodedEnd.value.frames,

@@ -23,6 +23,30 @@ export interface TrackerOptions {
   minIou: number;
   /** Frames a track may go unseen before only a very close descriptor (farCosine) can continue it. */
   maxMissed: number;
+  /** Tracks kept at most; past it the least prominent one not seen in this frame is dropped. */
+  maxTracks?: number;
+}
+
+/** Room kept around the face in a track's sharpest crop (a fraction of the box side): more than the reply picture's framing takes. */
+export const CROP_MARGIN = 0.5;
+
+/** The part of a frame around a face box (clipped to the frame), and the box in the crop's coordinates. */
+export function cropAround(frame: RgbImage, box: Box, margin = CROP_MARGIN): { image: RgbImage; box: Box } {
+  const side = Math.max(box.width, box.height) * (1 + 2 * margin);
+  const cx = box.x + box.width / 2;
+  const cy = box.y + box.height / 2;
+  const x0 = Math.max(0, Math.floor(cx - side / 2));
+  const y0 = Math.max(0, Math.floor(cy - side / 2));
+  const x1 = Math.min(frame.width, Math.ceil(cx + side / 2));
+  const y1 = Math.min(frame.height, Math.ceil(cy + side / 2));
+  const width = Math.max(1, x1 - x0);
+  const height = Math.max(1, y1 - y0);
+  const data = Buffer.allocUnsafe(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    const from = ((y0 + y) * frame.width + x0) * 3;
+    frame.data.copy(data, y * width * 3, from, from + width * 3);
+  }
+  return { image: { data, width, height }, box: { x: box.x - x0, y: box.y - y0, width: box.width, height: box.height } };
 }
 
 export class Track {
@@ -35,7 +59,14 @@ export class Track {
   box: Box;
   private sum: Float32Array;
   sharpness = -1;
-  sharpestFrame: RgbImage | null = null;
+  /**
+   * The sharpest sighting, cut out of its frame with room around the face (see cropAround): a track
+   * keeps this, never a whole frame.
+   */
+  sharpestCrop: RgbImage | null = null;
+  /** The face's box in sharpestCrop. */
+  sharpestCropBox: Box;
+  /** The face's box in the frame it was cut from. */
   sharpestBox: Box;
   sharpestSource: DetectionSource;
   sharpestAt = 0;
@@ -49,6 +80,7 @@ export class Track {
     this.box = face.box;
     this.sharpestBox = face.box;
     this.sharpestSource = face.source;
+    this.sharpestCropBox = face.box;
     this.sum = new Float32Array(face.descriptor.length);
   }
 
@@ -63,7 +95,9 @@ export class Track {
     const sharpness = laplacianVariance(frame, face.box);
     if (sharpness > this.sharpness) {
       this.sharpness = sharpness;
-      this.sharpestFrame = frame;
+      const crop = cropAround(frame, face.box);
+      this.sharpestCrop = crop.image;
+      this.sharpestCropBox = crop.box;
       this.sharpestBox = face.box;
       this.sharpestSource = face.source;
       this.sharpestAt = timeSec;
@@ -130,6 +164,16 @@ export class FaceTracker {
       track.shot = shot;
       this.tracks.push(track);
     });
+    this.dropExcess(frameIndex);
+  }
+
+  // A crowd, or a detector that sees faces in noise, would otherwise add tracks for as long as the video runs.
+  private dropExcess(frameIndex: number): void {
+    const max = this.opts.maxTracks;
+    if (max === undefined || this.tracks.length <= max) return;
+    const droppable = this.tracks.filter((t) => t.lastSeen !== frameIndex).sort((a, b) => a.prominence - b.prominence || b.id - a.id);
+    const drop = new Set(droppable.slice(0, this.tracks.length - max));
+    for (let i = this.tracks.length - 1; i >= 0; i--) if (drop.has(this.tracks[i]!)) this.tracks.splice(i, 1);
   }
 
   /**

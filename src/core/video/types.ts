@@ -14,8 +14,14 @@ export interface VideoMatchOptions {
   maxSeconds?: number;
   /** Largest input accepted, in bytes (default 20 MB). */
   maxBytes?: number;
-  /** Frames are scaled down to at most this width (default 640). */
+  /** Frames are scaled down to at most this width (default 640)... */
   maxWidth?: number;
+  /** ...and to at most this many pixels (default 640 x 1138, a 9:16 portrait frame at that width), whatever their shape. */
+  maxPixels?: number;
+  /** Face tracks kept at most (default 24); past it the least prominent is dropped. */
+  maxTracks?: number;
+  /** Stops the match: ffmpeg is killed and the iteration throws the signal's reason. */
+  signal?: AbortSignal;
   /** Identities per track (default 5). */
   top?: number;
   /** Largest faces described per frame (default 4). */
@@ -45,8 +51,10 @@ export interface VideoUpdate {
 }
 
 export interface VideoTrackResult extends TrackSummary {
-  /** The sharpest frame the face was seen in, and the face's box there. */
-  sharpestFrame: RgbImage;
+  /** The face in the sharpest frame it was seen in, cut out with room around it, and the face's box in that crop. */
+  sharpestCrop: RgbImage;
+  sharpestCropBox: Box;
+  /** The face's box in that frame. */
   sharpestBox: Box;
   sharpness: number;
   /** Seconds into the video of that frame. */

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Device } from '../../config.ts';
 import { DEFAULT_DETECTOR, type DetectorName } from '../../core/detect/detector.ts';
@@ -7,6 +7,7 @@ import { Gallery, type FaceSource } from '../../core/gallery.ts';
 import { fail, ok, type Result } from '../../core/result.ts';
 import { logger } from '../../log.ts';
 import { THUMBNAIL_SIZE } from '../buildIndex.ts';
+import { swapInto } from '../indexSwap.ts';
 import { FacePool } from '../pool/facePool.ts';
 import { galleryInfoOf, type FaceTaskResult, type ModelInfo } from '../pool/messages.ts';
 import { emptyTimings, type FaceTask, type StageTimings } from '../pool/prepareFace.ts';
@@ -387,11 +388,4 @@ function maxOf(xs: Float64Array): number {
 
 function round(x: number): number {
   return Math.round(x * 1000) / 1000;
-}
-
-export function swapInto(building: string, target: string): void {
-  const old = `${target}.old-${process.pid}`;
-  if (existsSync(target)) renameSync(target, old);
-  renameSync(building, target);
-  rmSync(old, { recursive: true, force: true });
 }

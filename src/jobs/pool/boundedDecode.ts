@@ -1,4 +1,4 @@
-import { ALPHA_BACKGROUND, DEFAULT_MAX_PIXELS } from '../../core/decode.ts';
+import { ALPHA_BACKGROUND, DEFAULT_MAX_PIXELS, PHOTO_FORMATS, shortReason, sniffImageFormat } from '../../core/decode.ts';
 import { fail, ok, type Result } from '../../core/result.ts';
 import { sharp } from '../../core/runtime/sharp.ts';
 import type { RgbImage } from '../../core/types.ts';
@@ -7,9 +7,8 @@ import type { RgbImage } from '../../core/types.ts';
 // the image comes out no larger than `maxSide` on its long side. JPEG is then decoded at 1/2, 1/4 or
 // 1/8 scale straight from the DCT (libjpeg's shrink-on-load), which is most of the saving on large
 // photos; the detector scans a 480 px copy and the model takes 150 px, so nothing they use is lost.
-// The checks mirror core/decode.ts: a header read first, photo formats only, truncated data refused.
-
-const PHOTO_FORMATS: ReadonlySet<string> = new Set(['jpeg', 'png', 'webp', 'gif', 'heif', 'avif', 'tiff']);
+// The checks are core/decode.ts's: the first bytes, then a header read, photo formats only, truncated
+// data refused.
 
 export interface BoundedImage {
   image: RgbImage;
@@ -21,6 +20,7 @@ export interface BoundedImage {
 
 export async function decodeBounded(bytes: Uint8Array, maxSide: number, maxPixels = DEFAULT_MAX_PIXELS): Promise<Result<BoundedImage>> {
   if (bytes.byteLength === 0) return fail('empty_file', 'The file is empty (0 bytes).');
+  if (!sniffImageFormat(bytes)) return fail('not_an_image', 'Not an image that can be read.');
   let meta;
   try {
     meta = await sharp(bytes, { failOn: 'error', limitInputPixels: false }).metadata();
@@ -50,9 +50,4 @@ export async function decodeBounded(bytes: Uint8Array, maxSide: number, maxPixel
     if (err instanceof Error && /decode produced/.test(err.message)) throw err;
     return fail('corrupt_image', `The image could not be decoded (${shortReason(err)}).`);
   }
-}
-
-function shortReason(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  return message.split('\n')[0]!.trim().slice(0, 160);
 }

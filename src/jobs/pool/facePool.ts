@@ -9,6 +9,7 @@ import { fail, ok, type Result } from '../../core/result.ts';
 // sharp (libvips) must be loaded by the main thread before any worker loads it: libvips keeps
 // process-wide state that has to outlive the workers.
 import { sharp } from '../../core/runtime/sharp.ts';
+import { disableOrtTelemetry } from '../../core/runtime/ortEnv.ts';
 import { logger } from '../../log.ts';
 import type { FaceTaskResult, FromWorker, ModelInfo, ToWorker, WorkerInit } from './messages.ts';
 import { addTimings, emptyTimings, type FaceTask, type PrepareOptions, type StageTimings } from './prepareFace.ts';
@@ -67,6 +68,8 @@ function revive(fatal: { name: string; message: string; stack?: string }): Error
  * the worker registers tsx itself before it loads the worker module; the built .js needs nothing.
  */
 function startWorker(init: WorkerInit, name: string): Worker {
+  // A worker cannot change the process environment; the variable must be set before it starts.
+  disableOrtTelemetry();
   if (!WORKER_URL.pathname.endsWith('.ts')) return new Worker(WORKER_URL, { workerData: init, name });
   const tsxApi = import.meta.resolve('tsx/esm/api');
   const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;

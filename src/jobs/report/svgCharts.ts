@@ -2,6 +2,8 @@
 // is laid out by stacking them. Plain SVG 1.1: librsvg (sharp's SVG loader) renders it to PNG and
 // browsers show it inline.
 
+import { escapeXml } from '../../core/compose-text.ts';
+
 export const FONT = 'DejaVu Sans, Verdana, sans-serif';
 export const COLOURS = { primary: '#3b6fb6', secondary: '#c7c7c7', accent: '#d9822b', text: '#222', muted: '#777', grid: '#e6e6e6' };
 
@@ -10,14 +12,10 @@ export interface Block {
   height: number;
 }
 
-export function esc(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-
 export function text(x: number, y: number, s: string, opts: { size?: number; weight?: string; anchor?: 'start' | 'middle' | 'end'; colour?: string } = {}): string {
   return (
     `<text x="${r(x)}" y="${r(y)}" font-family="${FONT}" font-size="${opts.size ?? 13}" fill="${opts.colour ?? COLOURS.text}"` +
-    `${opts.weight ? ` font-weight="${opts.weight}"` : ''}${opts.anchor ? ` text-anchor="${opts.anchor}"` : ''}>${esc(s)}</text>`
+    `${opts.weight ? ` font-weight="${opts.weight}"` : ''}${opts.anchor ? ` text-anchor="${opts.anchor}"` : ''}>${escapeXml(s)}</text>`
   );
 }
 

@@ -4,13 +4,13 @@ import { localizations, tFor } from '../language.ts';
 import { judgeAttachment, pickEmbedMedia, pickMessageAttachment } from '../media.ts';
 import { refuseAttachment, requestLookalike } from '../photoRequest.ts';
 import { refuse } from '../respond.ts';
-import { discordReplyText } from '../texts.ts';
 import { requestVideoLookalike } from '../videoRequest.ts';
+import { discordReplyText } from '../texts.ts';
 import { BOTH_INSTALLS, EVERYWHERE } from './contexts.ts';
 
-// Apps → "Find look-alike" on any message with a picture or a video: attached, or only linked (the
-// link's embed). Discord hands the bot the message with the interaction, so no message-content intent
-// is needed. Works in servers and, for users who installed the app, in DMs.
+// Apps → "Find look-alike" on any message with a picture, a video or a GIF: attached, or only linked
+// (the link's embed). Discord hands the bot the message with the interaction, so no message-content
+// intent is needed. Works in servers and, for users who installed the app, in DMs.
 
 export const data = new ContextMenuCommandBuilder()
   .setName('Find look-alike')

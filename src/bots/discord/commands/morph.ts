@@ -4,7 +4,7 @@ import type { Result } from '../../../core/result.ts';
 import { DownloadError, downloadUrl } from '../../shared/download.ts';
 import { parseFaceChoice } from '../../shared/faceChoice.ts';
 import { celebrityName, percent } from '../../shared/format.ts';
-import { internalErrorText, isOperatorFailure, newErrorId } from '../../shared/replies.ts';
+import { isOperatorFailure, reportInternalError } from '../../shared/replies.ts';
 import { admitAndDefer } from '../admit.ts';
 import type { DiscordBotDeps } from '../deps.ts';
 import { englishOf, genderFor, localizations, tFor } from '../language.ts';
@@ -70,43 +70,43 @@ export async function execute(interaction: ChatInputCommandInteraction, deps: Di
     source = avatarSource(user, member instanceof GuildMember ? member : null);
     if (!source) return refuse(interaction, discordReplyText(t, 'no_avatar', picked && picked.id !== interaction.user.id ? { who: picked.displayName } : {}));
   }
-  const admission = await admitAndDefer(interaction, deps);
-  if (!admission) return;
   const context = { interactionId: interaction.id, guildId: interaction.guildId, userId: interaction.user.id, morph: true };
   const url = source.url;
-  deps.jobs.track(
-    (async () => {
-      try {
-        const gender = await genderFor(deps, interaction.user.id, null);
-        const outcome = await admission.run(async (signal): Promise<Result<MorphReport> | 'download_failed'> => {
-          let bytes;
-          try {
-            bytes = await downloadUrl(url, { maxBytes: deps.maxFileBytes, signal });
-          } catch (err) {
-            if (err instanceof DownloadError) return 'download_failed';
-            throw err;
+  return admitAndDefer(interaction, deps, async (admission) => {
+    try {
+      const gender = await genderFor(deps, interaction.user.id, null);
+      const outcome = await admission.run(async (signal): Promise<Result<MorphReport> | 'download_failed'> => {
+        let bytes;
+        try {
+          bytes = await downloadUrl(url, { maxBytes: deps.maxFileBytes, signal });
+        } catch (err) {
+          if (err instanceof DownloadError) {
+            deps.log.warn({ status: err.status, source: source.kind }, 'download failed');
+            return 'download_failed';
           }
-          if (!bytes.ok) return bytes;
-          return deps.engine.morph!(bytes.value, { format: 'gif', maxBytes: deps.maxFileBytes, ...(gender ? { gender } : {}), ...(face !== undefined ? { face } : {}) });
-        });
-        if (outcome.status === 'timeout') return await refuse(interaction, discordReplyText(t, 'timeout'));
-        const result = outcome.value;
-        if (result === 'download_failed') return await refuse(interaction, discordReplyText(t, 'download_failed'));
-        if (!result.ok) {
-          if (isOperatorFailure(result.error.code)) deps.log.error({ ...context, failure: result.error }, 'engine cannot answer');
-          return await refuse(interaction, discordReplyText(t, result.error.code, { maxFileBytes: deps.maxFileBytes, faces: result.error.faces }));
+          throw err;
         }
-        const report = result.value;
-        await interaction.editReply({
-          content: t('morph.caption', { name: celebrityName(report.match.name), percent: percent(report.match.similarity) }),
-          files: [{ attachment: report.animation, name: MORPH_FILE_NAME }],
-          allowedMentions: { parse: [] },
-        });
-      } catch (err) {
-        const errorId = newErrorId();
-        deps.log.error({ err, errorId, ...context }, 'request failed');
-        await refuse(interaction, internalErrorText(errorId, t)).catch((sendErr: unknown) => deps.log.warn({ ...context, err: sendErr }, 'could not send the error reply'));
+        if (!bytes.ok) return bytes;
+        return deps.engine.morph!(bytes.value, { format: 'gif', maxBytes: deps.maxFileBytes, signal, ...(gender ? { gender } : {}), ...(face !== undefined ? { face } : {}) });
+      });
+      if (outcome.status === 'timeout') {
+        deps.log.warn(context, 'morph request timed out');
+        return await refuse(interaction, discordReplyText(t, 'timeout'));
       }
-    })(),
-  );
+      const result = outcome.value;
+      if (result === 'download_failed') return await refuse(interaction, discordReplyText(t, 'download_failed'));
+      if (!result.ok) {
+        if (isOperatorFailure(result.error.code)) deps.log.error({ ...context, failure: result.error }, 'engine cannot answer');
+        return await refuse(interaction, discordReplyText(t, result.error.code, { maxFileBytes: deps.maxFileBytes, faces: result.error.faces }));
+      }
+      const report = result.value;
+      await interaction.editReply({
+        content: t('morph.caption', { name: celebrityName(report.match.name), percent: percent(report.match.similarity) }),
+        files: [{ attachment: report.animation, name: MORPH_FILE_NAME }],
+        allowedMentions: { parse: [] },
+      });
+    } catch (err) {
+      await refuse(interaction, reportInternalError(deps.log, err, context, t)).catch((sendErr: unknown) => deps.log.warn({ ...context, err: sendErr }, 'could not send the error reply'));
+    }
+  });
 }

@@ -7,8 +7,9 @@ import type { Catalogue } from '../i18n.ts';
 export default {
   reply: {
     no_face: "I couldn't find a face in that picture. Try a well-lit photo with your face looking at the camera.",
-    not_an_image: "That file isn't a photo I can read. Send a JPEG, PNG or WebP picture.",
-    video_not_supported: "Videos and GIFs aren't supported yet. Send a still photo (JPEG, PNG or WebP) for now.",
+    not_an_image: "That file isn't a photo I can read. Send a {{formats}} picture.",
+    formats_or: 'or',
+    video_not_supported: "I can't watch videos here. Send a still photo instead.",
     corrupt_image: 'That picture seems to be damaged. Could you send it again?',
     not_a_video: "That file isn't a video I can read. Send an MP4, a video note or a GIF.",
     no_video_stream: 'That file has no picture in it, only sound. Send a video with your face in it.',
@@ -126,7 +127,7 @@ export default {
   },
   discordCommands: {
     lookalike: { name: 'lookalike', description: 'Which celebrity do you look like? Give a photo, pick a member, or use your own avatar' },
-    lookalike_image: { name: 'image', description: 'A photo with a face (JPEG, PNG or WebP), a video or a GIF' },
+    lookalike_image: { name: 'image', description: 'A photo (JPEG, PNG, WebP, AVIF or TIFF), a video or a GIF, with a face' },
     lookalike_user: { name: 'user', description: "Use this member's profile picture" },
     lookalike_gender: { name: 'gender', description: 'Compare with women, men or everyone (remembered for next time)' },
     lookalike_face: { name: 'face', description: 'In a group photo: the face to match, a number from the left or "centre"' },

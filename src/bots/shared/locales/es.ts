@@ -5,8 +5,9 @@ import type { Catalogue } from '../i18n.ts';
 export default {
   reply: {
     no_face: 'No encontré ninguna cara en esa imagen. Prueba con una foto bien iluminada en la que mires a la cámara.',
-    not_an_image: 'Ese archivo no es una foto que pueda leer. Envía una imagen JPEG, PNG o WebP.',
-    video_not_supported: 'Todavía no admito vídeos ni GIF. Por ahora, envía una foto fija (JPEG, PNG o WebP).',
+    not_an_image: 'Ese archivo no es una foto que pueda leer. Envía una imagen {{formats}}.',
+    formats_or: 'o',
+    video_not_supported: 'Aquí no puedo ver vídeos. Envía una foto fija.',
     corrupt_image: 'Parece que esa imagen está dañada. ¿Puedes enviarla otra vez?',
     not_a_video: 'Ese archivo no es un vídeo que pueda leer. Envía un MP4, un videomensaje o un GIF.',
     no_video_stream: 'Ese archivo no tiene imagen, solo sonido. Envía un vídeo en el que salga tu cara.',
@@ -131,7 +132,7 @@ export default {
   },
   discordCommands: {
     lookalike: { name: 'lookalike', description: '¿A qué famoso te pareces? Da una foto, elige a un miembro o usa tu propio avatar' },
-    lookalike_image: { name: 'imagen', description: 'Una foto con una cara (JPEG, PNG o WebP), un vídeo o un GIF' },
+    lookalike_image: { name: 'imagen', description: 'Una foto con una cara (JPEG, PNG, WebP, AVIF o TIFF), un vídeo o un GIF' },
     lookalike_user: { name: 'usuario', description: 'Usar la foto de perfil de este miembro' },
     lookalike_gender: { name: 'genero', description: 'Compararte con mujeres, hombres o todos (se recuerda para la próxima vez)' },
     lookalike_face: { name: 'cara', description: 'En una foto de grupo: la cara a comparar, un número desde la izquierda o "centre"' },

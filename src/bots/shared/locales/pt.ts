@@ -5,8 +5,9 @@ import type { Catalogue } from '../i18n.ts';
 export default {
   reply: {
     no_face: 'Não encontrei nenhum rosto nessa imagem. Tente uma foto bem iluminada, olhando para a câmera.',
-    not_an_image: 'Esse arquivo não é uma foto que eu consiga ler. Envie uma imagem JPEG, PNG ou WebP.',
-    video_not_supported: 'Vídeos e GIFs ainda não são suportados. Por enquanto, envie uma foto (JPEG, PNG ou WebP).',
+    not_an_image: 'Esse arquivo não é uma foto que eu consiga ler. Envie uma imagem {{formats}}.',
+    formats_or: 'ou',
+    video_not_supported: 'Aqui não consigo assistir a vídeos. Envie uma foto.',
     corrupt_image: 'Parece que essa imagem está danificada. Pode enviar de novo?',
     not_a_video: 'Esse arquivo não é um vídeo que eu consiga ler. Envie um MP4, uma mensagem de vídeo ou um GIF.',
     no_video_stream: 'Esse arquivo não tem imagem, só som. Envie um vídeo em que apareça o seu rosto.',
@@ -131,7 +132,7 @@ export default {
   },
   discordCommands: {
     lookalike: { name: 'lookalike', description: 'Com qual famoso você se parece? Dê uma foto, escolha um membro ou use seu avatar' },
-    lookalike_image: { name: 'imagem', description: 'Uma foto com um rosto (JPEG, PNG ou WebP), um vídeo ou um GIF' },
+    lookalike_image: { name: 'imagem', description: 'Uma foto com um rosto (JPEG, PNG, WebP, AVIF ou TIFF), um vídeo ou um GIF' },
     lookalike_user: { name: 'usuario', description: 'Usar a foto de perfil deste membro' },
     lookalike_gender: { name: 'genero', description: 'Comparar com mulheres, homens ou todos (fica salvo para a próxima vez)' },
     lookalike_face: { name: 'rosto', description: 'Numa foto de grupo: o rosto a comparar, um número a partir da esquerda ou "centre"' },

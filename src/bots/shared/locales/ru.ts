@@ -5,8 +5,9 @@ import type { Catalogue } from '../i18n.ts';
 export default {
   reply: {
     no_face: 'Я не нашёл лица на этой картинке. Попробуйте хорошо освещённое фото, где вы смотрите в камеру.',
-    not_an_image: 'Этот файл не похож на фото, которое я могу прочитать. Пришлите картинку в JPEG, PNG или WebP.',
-    video_not_supported: 'Видео и GIF пока не поддерживаются. Пришлите обычное фото (JPEG, PNG или WebP).',
+    not_an_image: 'Этот файл не похож на фото, которое я могу прочитать. Пришлите картинку в формате {{formats}}.',
+    formats_or: 'или',
+    video_not_supported: 'Здесь я не могу смотреть видео. Пришлите обычное фото.',
     corrupt_image: 'Кажется, картинка повреждена. Пришлёте её ещё раз?',
     not_a_video: 'Этот файл не похож на видео, которое я могу прочитать. Пришлите MP4, видеосообщение или GIF.',
     no_video_stream: 'В этом файле нет изображения, только звук. Пришлите видео, где видно ваше лицо.',
@@ -138,7 +139,7 @@ export default {
   },
   discordCommands: {
     lookalike: { name: 'lookalike', description: 'На какую знаменитость вы похожи? Дайте фото, выберите участника или возьмите свой аватар' },
-    lookalike_image: { name: 'изображение', description: 'Фото с лицом (JPEG, PNG или WebP), видео или GIF' },
+    lookalike_image: { name: 'изображение', description: 'Фото с лицом (JPEG, PNG, WebP, AVIF или TIFF), видео или GIF' },
     lookalike_user: { name: 'участник', description: 'Взять аватар этого участника' },
     lookalike_gender: { name: 'пол', description: 'Сравнивать с женщинами, мужчинами или со всеми (запоминается)' },
     lookalike_face: { name: 'лицо', description: 'На групповом фото: какое лицо сравнить, номер слева или "centre"' },

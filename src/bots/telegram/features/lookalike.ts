@@ -5,13 +5,13 @@ import type { Result } from '../../../core/result.ts';
 import { commandArgument, parseFaceChoice } from '../../shared/faceChoice.ts';
 import { bestMatch, celebrityName, htmlMarkup, matchCaption } from '../../shared/format.ts';
 import { pictureLabels, type Translate } from '../../shared/i18n.ts';
-import type { Admission } from '../../shared/limits.ts';
+import type { Admitted } from '../../shared/limits.ts';
 import { isOperatorFailure, replyText, reportInternalError, type ReplyCode } from '../../shared/replies.ts';
 import { asksForLookalike, mentionsBot } from '../addressing.ts';
 import { keepChatAction } from '../chatAction.ts';
 import { CAPTION_LIMIT, PLATFORM, type TelegramBotDeps } from '../deps.ts';
 import { genderFor, tFor } from '../language.ts';
-import { downloadFile, hasMedia, pickMedia, type PickedMedia } from '../media.ts';
+import { downloadFile, hasMedia, limitToName, pickMedia, type PickedMedia } from '../media.ts';
 import { recordResult } from '../recordResult.ts';
 import { sendPicture, sendReply } from '../respond.ts';
 
@@ -68,42 +68,37 @@ export function lookalikeFeature(deps: TelegramBotDeps): Composer<Context> {
 async function accept(deps: TelegramBotDeps, req: Request): Promise<void> {
   const t = tFor(req.from);
   const refuse = (code: ReplyCode, retryAfterSec?: number) =>
-    sendReply(req.telegram, req.chat.id, req.replyTo, replyText(t, code, { maxFileBytes: deps.maxFileBytes, ...(retryAfterSec ? { retryAfterSec } : {}) }));
+    sendReply(req.telegram, req.chat.id, req.replyTo, replyText(t, code, { maxFileBytes: deps.photoMaxBytes, ...(retryAfterSec ? { retryAfterSec } : {}) }));
 
   if (req.media.kind === 'unsupported') return refuse('unsupported_file');
   if (req.media.size === 0) return refuse('empty_file');
-  if (deps.maxFileBytes !== null && req.media.size !== undefined && req.media.size > deps.maxFileBytes) return refuse('file_too_large');
+  if (req.media.size !== undefined && req.media.size > deps.photoMaxBytes) return refuse('file_too_large');
   const face = parseFaceChoice(commandArgument(req.asked));
   if (face === null) return sendReply(req.telegram, req.chat.id, req.replyTo, t('reply.bad_face_choice'));
 
-  const admission = deps.limits.acquire(`${PLATFORM}:${req.from.id}`);
+  const fileId = req.media.fileId;
+  const admission = deps.limits.withAdmission(`${PLATFORM}:${req.from.id}`, (admitted) => answer(deps, req, fileId, admitted, t, face));
   if (admission.status === 'rate_limited') return refuse('rate_limited', admission.retryAfterSec);
   if (admission.status === 'busy') return refuse('busy');
-  deps.jobs.track(answer(deps, req, req.media.fileId, admission, t, face));
+  deps.jobs.track(admission.done);
 }
 
-async function answer(
-  deps: TelegramBotDeps,
-  req: Request,
-  fileId: string,
-  admission: Extract<Admission, { status: 'ok' }>,
-  t: Translate,
-  face: FaceChoice | undefined,
-): Promise<void> {
+async function answer(deps: TelegramBotDeps, req: Request, fileId: string, admission: Admitted, t: Translate, face: FaceChoice | undefined): Promise<void> {
   const context = { chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo };
   const stopAction = keepChatAction(req.telegram, req.chat.id, 'upload_photo', deps.chatActionIntervalMs);
   try {
     const gender = await genderFor(deps, req.from.id);
     const outcome = await admission.run(async (signal): Promise<Result<MatchReport>> => {
-      const bytes = await downloadFile(req.telegram, fileId, { maxBytes: deps.maxFileBytes, signal });
+      const bytes = await downloadFile(req.telegram, fileId, { maxBytes: deps.photoMaxBytes, signal });
       if (!bytes.ok) return bytes;
       return deps.engine.match(bytes.value, {
         top: deps.runnersUp + 1,
         composite: true,
+        maxBytes: deps.photoMaxBytes,
+        signal,
         labels: pictureLabels(t),
         ...(gender ? { gender } : {}),
         ...(face !== undefined ? { face } : {}),
-        ...(deps.maxFileBytes !== null ? { maxBytes: deps.maxFileBytes } : {}),
       });
     });
     stopAction();
@@ -114,7 +109,8 @@ async function answer(
     const result = outcome.value;
     if (!result.ok) {
       if (isOperatorFailure(result.error.code)) deps.log.error({ ...context, failure: result.error }, 'engine cannot answer');
-      return await sendReply(req.telegram, req.chat.id, req.replyTo, replyText(t, result.error.code, { maxFileBytes: deps.maxFileBytes, faces: result.error.faces }));
+      const maxFileBytes = limitToName(result.error.message, deps.photoMaxBytes, deps.maxFileBytes);
+      return await sendReply(req.telegram, req.chat.id, req.replyTo, replyText(t, result.error.code, { maxFileBytes, faces: result.error.faces }));
     }
     const report = result.value;
     const best = bestMatch(report);

@@ -5,12 +5,13 @@ import type { Result } from '../../../core/result.ts';
 import { commandArgument, parseFaceChoice } from '../../shared/faceChoice.ts';
 import { celebrityName, htmlMarkup, percent } from '../../shared/format.ts';
 import type { Translate } from '../../shared/i18n.ts';
+import type { Admitted } from '../../shared/limits.ts';
 import { isOperatorFailure, replyText, reportInternalError, type ReplyCode } from '../../shared/replies.ts';
 import { leadingCommand } from '../addressing.ts';
 import { keepChatAction } from '../chatAction.ts';
 import { PLATFORM, type TelegramBotDeps } from '../deps.ts';
 import { genderFor, tFor } from '../language.ts';
-import { downloadFile, hasMedia, pickMedia, type PickedMedia } from '../media.ts';
+import { downloadFile, hasMedia, limitToName, pickMedia, type PickedMedia } from '../media.ts';
 import { replyParameters, sendReply } from '../respond.ts';
 
 // /morph: the user's face turning into their best match's and back, as an MP4 animation (what
@@ -45,49 +46,54 @@ export function morphFeature(deps: TelegramBotDeps): Composer<Context> {
 async function accept(deps: TelegramBotDeps, req: MorphRequest): Promise<void> {
   const t = tFor(req.from);
   const refuse = (code: ReplyCode, retryAfterSec?: number) =>
-    sendReply(req.telegram, req.chat.id, req.replyTo, replyText(t, code, { maxFileBytes: deps.maxFileBytes, ...(retryAfterSec ? { retryAfterSec } : {}) }));
+    sendReply(req.telegram, req.chat.id, req.replyTo, replyText(t, code, { maxFileBytes: deps.photoMaxBytes, ...(retryAfterSec ? { retryAfterSec } : {}) }));
   if (!req.media) return sendReply(req.telegram, req.chat.id, req.replyTo, t('morph.no_photo'));
   if (req.media.kind === 'unsupported') return refuse('unsupported_file');
   if (req.media.size === 0) return refuse('empty_file');
-  if (deps.maxFileBytes !== null && req.media.size !== undefined && req.media.size > deps.maxFileBytes) return refuse('file_too_large');
+  if (req.media.size !== undefined && req.media.size > deps.photoMaxBytes) return refuse('file_too_large');
   if (!deps.engine.morph) return refuse('no_index');
   const face = parseFaceChoice(commandArgument(req.asked));
   if (face === null) return sendReply(req.telegram, req.chat.id, req.replyTo, t('reply.bad_face_choice'));
-  const admission = deps.limits.acquire(`${PLATFORM}:${req.from.id}`);
+  const fileId = req.media.fileId;
+  const admission = deps.limits.withAdmission(`${PLATFORM}:${req.from.id}`, (admitted) => answer(deps, req, fileId, admitted, t, face));
   if (admission.status === 'rate_limited') return refuse('rate_limited', admission.retryAfterSec);
   if (admission.status === 'busy') return refuse('busy');
-  const fileId = req.media.fileId;
-  deps.jobs.track(
-    (async () => {
-      const context = { chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo, morph: true };
-      const stopAction = keepChatAction(req.telegram, req.chat.id, 'upload_video', deps.chatActionIntervalMs);
-      try {
-        const gender = await genderFor(deps, req.from.id);
-        const outcome = await admission.run(async (signal): Promise<Result<MorphReport>> => {
-          const bytes = await downloadFile(req.telegram, fileId, { maxBytes: deps.maxFileBytes, signal });
-          if (!bytes.ok) return bytes;
-          return deps.engine.morph!(bytes.value, {
-            format: 'mp4',
-            ...(gender ? { gender } : {}),
-            ...(face !== undefined ? { face } : {}),
-            ...(deps.maxFileBytes !== null ? { maxBytes: deps.maxFileBytes } : {}),
-          });
-        });
-        stopAction();
-        if (outcome.status === 'timeout') return await refuse('timeout');
-        const result = outcome.value;
-        if (!result.ok) {
-          if (isOperatorFailure(result.error.code)) deps.log.error({ ...context, failure: result.error }, 'engine cannot answer');
-          return await sendReply(req.telegram, req.chat.id, req.replyTo, replyText(t, result.error.code, { maxFileBytes: deps.maxFileBytes, faces: result.error.faces }));
-        }
-        await sendMorph(req, result.value, t);
-      } catch (err) {
-        stopAction();
-        const text = reportInternalError(deps.log, err, context, t);
-        await sendReply(req.telegram, req.chat.id, req.replyTo, text).catch((sendErr: unknown) => deps.log.warn({ ...context, err: sendErr }, 'could not send the error reply'));
-      }
-    })(),
-  );
+  deps.jobs.track(admission.done);
+}
+
+async function answer(deps: TelegramBotDeps, req: MorphRequest, fileId: string, admission: Admitted, t: Translate, face: FaceChoice | undefined): Promise<void> {
+  const context = { chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo, morph: true };
+  const stopAction = keepChatAction(req.telegram, req.chat.id, 'upload_video', deps.chatActionIntervalMs);
+  try {
+    const gender = await genderFor(deps, req.from.id);
+    const outcome = await admission.run(async (signal): Promise<Result<MorphReport>> => {
+      const bytes = await downloadFile(req.telegram, fileId, { maxBytes: deps.photoMaxBytes, signal });
+      if (!bytes.ok) return bytes;
+      return deps.engine.morph!(bytes.value, {
+        format: 'mp4',
+        maxBytes: deps.photoMaxBytes,
+        signal,
+        ...(gender ? { gender } : {}),
+        ...(face !== undefined ? { face } : {}),
+      });
+    });
+    stopAction();
+    if (outcome.status === 'timeout') {
+      deps.log.warn(context, 'morph request timed out');
+      return await sendReply(req.telegram, req.chat.id, req.replyTo, replyText(t, 'timeout'));
+    }
+    const result = outcome.value;
+    if (!result.ok) {
+      if (isOperatorFailure(result.error.code)) deps.log.error({ ...context, failure: result.error }, 'engine cannot answer');
+      const maxFileBytes = limitToName(result.error.message, deps.photoMaxBytes, deps.maxFileBytes);
+      return await sendReply(req.telegram, req.chat.id, req.replyTo, replyText(t, result.error.code, { maxFileBytes, faces: result.error.faces }));
+    }
+    await sendMorph(req, result.value, t);
+  } catch (err) {
+    stopAction();
+    const text = reportInternalError(deps.log, err, context, t);
+    await sendReply(req.telegram, req.chat.id, req.replyTo, text).catch((sendErr: unknown) => deps.log.warn({ ...context, err: sendErr }, 'could not send the error reply'));
+  }
 }
 
 async function sendMorph(req: MorphRequest, report: MorphReport, t: Translate): Promise<void> {

@@ -1,17 +1,17 @@
-import { createReadStream } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Composer, TelegramError, type Context, type Telegram } from 'telegraf';
+import { Composer, type Context, type Telegram } from 'telegraf';
 import { message } from 'telegraf/filters';
-import { fail, ok, type Result } from '../../../core/result.ts';
-import type { VideoInput, VideoReport, VideoUpdate } from '../../../core/video/types.ts';
-import { bestMatch, celebrityName, htmlMarkup, matchCaption, percent } from '../../shared/format.ts';
+import type { Result } from '../../../core/result.ts';
+import type { VideoReport } from '../../../core/video/types.ts';
+import { EditThrottle } from '../../shared/editThrottle.ts';
+import { bestMatch, celebrityName, htmlMarkup, matchCaption } from '../../shared/format.ts';
 import { pictureLabels, type Translate } from '../../shared/i18n.ts';
-import { DownloadError } from '../../shared/download.ts';
-import type { Admission } from '../../shared/limits.ts';
+import type { Admitted } from '../../shared/limits.ts';
 import { isOperatorFailure, replyText, reportInternalError, type ReplyCode } from '../../shared/replies.ts';
+import { doneText, progressText, watchingText } from '../../shared/videoReplies.ts';
 import { asksForLookalike } from '../addressing.ts';
 import { CAPTION_LIMIT, PLATFORM, type TelegramBotDeps } from '../deps.ts';
 import { genderFor, tFor } from '../language.ts';
+import { limitToName, openFile } from '../media.ts';
 import { recordResult } from '../recordResult.ts';
 import { replyParameters, sendPicture, sendReply } from '../respond.ts';
 
@@ -60,7 +60,7 @@ function pickVideo(msg: VideoFields): { fileId: string; size?: number; duration?
 }
 
 /** Per chat: when the last progress edit went out. Shared by every video of the chat. */
-const lastEditAt = new Map<number, number>();
+const edits = new EditThrottle<number>(EDIT_INTERVAL_MS);
 
 export function videoFeature(deps: TelegramBotDeps): Composer<Context> {
   const composer = new Composer<Context>();
@@ -92,55 +92,37 @@ export function videoFeature(deps: TelegramBotDeps): Composer<Context> {
 async function accept(deps: TelegramBotDeps, req: VideoRequest): Promise<void> {
   const t = tFor(req.from);
   const refuse = (code: ReplyCode, retryAfterSec?: number) =>
-    sendReply(req.telegram, req.chat.id, req.replyTo, replyText(t, code, { maxFileBytes: deps.maxFileBytes ?? MAX_DOWNLOAD, ...(retryAfterSec ? { retryAfterSec } : {}) }));
+    sendReply(req.telegram, req.chat.id, req.replyTo, replyText(t, code, { maxFileBytes: deps.videoMaxBytes, ...(retryAfterSec ? { retryAfterSec } : {}) }));
   if (req.duration !== undefined && req.duration > MAX_VIDEO_SECONDS) return refuse('video_too_long');
   if (req.size === 0) return refuse('empty_file');
-  if (req.size !== undefined && req.size > maxBytes(deps)) return refuse('file_too_large');
-  const admission = deps.limits.acquire(`${PLATFORM}:${req.from.id}`);
+  if (req.size !== undefined && req.size > deps.videoMaxBytes) return refuse('file_too_large');
+  const admission = deps.limits.withAdmission(`${PLATFORM}:${req.from.id}`, (admitted) => watch(deps, req, admitted, t));
   if (admission.status === 'rate_limited') return refuse('rate_limited', admission.retryAfterSec);
   if (admission.status === 'busy') return refuse('busy');
-  const watching = await req.telegram.sendMessage(req.chat.id, t('video.watching'), { reply_parameters: replyParameters(req.replyTo) });
-  deps.jobs.track(answer(deps, req, watching.message_id, admission, t));
+  deps.jobs.track(admission.done);
 }
 
-const MAX_DOWNLOAD = 20 * 1024 * 1024;
-function maxBytes(deps: TelegramBotDeps): number {
-  return Math.min(deps.maxFileBytes ?? MAX_DOWNLOAD, MAX_DOWNLOAD);
-}
-
-/** The file's bytes as they arrive from the Bot API (or from disk, for a self-hosted server in --local mode). */
-async function openDownload(telegram: Telegram, fileId: string, signal: AbortSignal): Promise<Result<VideoInput>> {
-  let link: URL;
+/** "Watching..." first; if even that cannot be sent (bot blocked, muted, Telegram down) there is nobody to answer. */
+async function watch(deps: TelegramBotDeps, req: VideoRequest, admitted: Admitted, t: Translate): Promise<void> {
+  let watchingId: number;
   try {
-    link = await telegram.getFileLink(fileId);
+    watchingId = (await req.telegram.sendMessage(req.chat.id, watchingText(t), { reply_parameters: replyParameters(req.replyTo) })).message_id;
   } catch (err) {
-    if (err instanceof TelegramError && err.code === 400 && /file is too big/i.test(err.description)) return fail('file_too_large', 'too big for the Bot API');
-    throw err;
+    deps.log.warn({ chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo, err }, 'could not send "Watching..."; dropping the video');
+    return;
   }
-  if (link.protocol === 'file:') return ok(createReadStream(fileURLToPath(link)) as AsyncIterable<Buffer>);
-  const res = await fetch(link, { signal });
-  if (!res.ok || !res.body) {
-    await res.body?.cancel();
-    throw new DownloadError(res.status);
-  }
-  return ok(res.body as unknown as AsyncIterable<Uint8Array>);
+  await answer(deps, req, watchingId, admitted, t);
 }
 
-export function progressText(update: VideoUpdate, t: Translate): string {
-  const best = update.tracks[0]?.matches[0];
-  const count = update.framesProcessed;
-  return best ? t('video.progress', { count, name: celebrityName(best.name), percent: percent(best.similarity) }) : t('video.progress_none', { count });
-}
-
-async function answer(deps: TelegramBotDeps, req: VideoRequest, watchingId: number, admission: Extract<Admission, { status: 'ok' }>, t: Translate): Promise<void> {
+async function answer(deps: TelegramBotDeps, req: VideoRequest, watchingId: number, admission: Admitted, t: Translate): Promise<void> {
   const context = { chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo, video: true };
   const engine = deps.engine;
   let editing: Promise<void> | null = null;
-  let lastText = t('video.watching');
+  let lastText = watchingText(t);
   const edit = (text: string): Promise<void> => {
     if (text === lastText) return Promise.resolve();
     lastText = text;
-    lastEditAt.set(req.chat.id, Date.now());
+    edits.mark(req.chat.id);
     // The flood retry wrapper waits out a 429's retry_after; no other edit starts meanwhile.
     return req.telegram.editMessageText(req.chat.id, watchingId, undefined, text).then(
       () => undefined,
@@ -151,13 +133,13 @@ async function answer(deps: TelegramBotDeps, req: VideoRequest, watchingId: numb
     if (!engine.matchVideo) throw new Error('this engine cannot match videos');
     const gender = await genderFor(deps, req.from.id);
     const outcome = await admission.run(async (signal): Promise<Result<VideoReport>> => {
-      const input = await openDownload(req.telegram, req.fileId, signal);
+      const input = await openFile(req.telegram, req.fileId, { maxBytes: deps.videoMaxBytes, signal });
       if (!input.ok) return input;
-      for await (const event of engine.matchVideo!(input.value, { maxBytes: maxBytes(deps), maxSeconds: MAX_VIDEO_SECONDS, top: deps.runnersUp + 1, labels: pictureLabels(t), ...(gender ? { gender } : {}) })) {
+      const personal = { labels: pictureLabels(t), ...(gender ? { gender } : {}) };
+      const events = engine.matchVideo!(input.value, { maxBytes: deps.videoMaxBytes, maxSeconds: MAX_VIDEO_SECONDS, top: deps.runnersUp + 1, signal, ...personal });
+      for await (const event of events) {
         if (event.kind === 'result') return event.result;
-        if (signal.aborted) return fail('corrupt_video', 'timed out');
-        const due = Date.now() - (lastEditAt.get(req.chat.id) ?? 0) >= EDIT_INTERVAL_MS;
-        if (due && !editing) {
+        if (!editing && edits.due(req.chat.id)) {
           editing = edit(progressText(event.update, t)).finally(() => {
             editing = null;
           });
@@ -174,7 +156,7 @@ async function answer(deps: TelegramBotDeps, req: VideoRequest, watchingId: numb
     const result = outcome.value;
     if (!result.ok) {
       if (isOperatorFailure(result.error.code)) deps.log.error({ ...context, failure: result.error }, 'engine cannot answer');
-      await edit(replyText(t, result.error.code, { maxFileBytes: maxBytes(deps) }));
+      await edit(replyText(t, result.error.code, { maxFileBytes: limitToName(result.error.message, deps.videoMaxBytes, deps.maxFileBytes) }));
       return;
     }
     const report = result.value;
@@ -183,7 +165,7 @@ async function answer(deps: TelegramBotDeps, req: VideoRequest, watchingId: numb
       await edit(replyText(t, 'no_face'));
       return;
     }
-    await edit(t('video.done', { count: report.framesProcessed, name: celebrityName(best.name), percent: percent(best.similarity) }));
+    await edit(doneText(report, best, t));
     const caption = matchCaption(report, { markup: htmlMarkup, t, maxLength: CAPTION_LIMIT, runnersUp: deps.runnersUp });
     await sendPicture(req.telegram, req.chat.id, req.replyTo, report.composite, caption);
     await recordResult(deps, req, celebrityName(best.name), best.similarity);

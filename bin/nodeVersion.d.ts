@@ -1,0 +1,2 @@
+export function minimumOf(range: string): [number, number, number];
+export function nodeVersionProblem(version: string, range: string): string | null;
