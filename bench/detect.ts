@@ -1,25 +1,25 @@
-import { readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { loadConfig } from '../src/config.ts';
-import { readImageFile } from '../src/core/decode.ts';
 import { DETECTORS, loadDetector, type DetectorName, type FaceSearch } from '../src/core/detect/detector.ts';
-import { matchSearch } from '../src/core/engine.ts';
-import { sharp } from '../src/core/runtime/sharp.ts';
+import { MAX_FACES_COUNTED, matchSearch } from '../src/core/engine.ts';
 import type { RgbImage } from '../src/core/types.ts';
-import { facesDir, peopleDir, repoRoot, scenesDir } from '../tests/support/paths.ts';
+import { faceFreePatchImages, loadImage, sceneFaceCounts } from '../tests/support/detectFixtures.ts';
+import { facesDir, peopleDir, scenesDir } from '../tests/support/paths.ts';
 import { median, timeMs } from './stats.ts';
 
 // The two face detectors side by side, in one run: how many of the labelled photos give a face, how
 // far the group photos are from their hand counts, false faces on the face-free patches, and time per
 // call on a tight crop, a 1080p photo and the largest group photos. BlazeFace is timed twice: finding
-// every face down to 20 px, and as `match` asks (matchSearch: the six largest faces the detector is
-// about as sure of as its best, none under 0.3 of the largest's side).
+// every face down to 20 px, and as `match` asks (matchSearch: the faces the detector is about as sure
+// of as its best, none under 0.4 of the largest's side, up to MAX_FACES_COUNTED counted; the six largest
+// are then matched). On pictures with six faces or fewer, counting up to 64 searches the same levels as
+// a six-face search would.
 // `node --import tsx bench/detect.ts`
 
-export const MATCH_SEARCH: FaceSearch = matchSearch(6);
+export const MATCH_SEARCH: FaceSearch = matchSearch(MAX_FACES_COUNTED);
 
 export interface DetectorFigures {
   detector: DetectorName;
@@ -34,23 +34,16 @@ export interface DetectorFigures {
   msPerCall: Record<string, number>;
   /** BlazeFace only: the same pictures as `match` searches them. */
   msPerMatchCall?: Record<string, number>;
+  /** BlazeFace only: what the score thresholds were chosen from (every level at 0.5). */
+  scores?: {
+    /** The highest false face on the face-free patches. */
+    patchMax: number;
+    /** The best face's score on the people photos: lowest, 5th percentile, median. */
+    peopleBest: [number, number, number];
+    /** Patches with a face at 0.75 everywhere, without the stricter threshold for enlarged levels. */
+    patchesWithAFaceWithoutEnlargedThreshold: number;
+  };
 }
-
-async function load(file: string): Promise<RgbImage> {
-  const r = await readImageFile(file);
-  if (!r.ok) throw new Error(`${file}: ${r.error.message}`);
-  return r.value;
-}
-
-async function cut(image: RgbImage, [x, y, width, height]: readonly number[]): Promise<RgbImage> {
-  const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .extract({ left: x!, top: y!, width: width!, height: height! })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height };
-}
-
-const fixture = <T>(name: string): T => JSON.parse(readFileSync(path.join(repoRoot, 'tests/fixtures', name), 'utf8')) as T;
 
 /** The pictures timed, decoded beforehand: detection only. */
 export const TIMED = {
@@ -64,10 +57,9 @@ export const TIMED = {
 export async function benchDetect(rounds = 7, log: (line: string) => void = () => {}): Promise<DetectorFigures[]> {
   const config = loadConfig({ ...process.env, LOOKALIKE_DEVICE: 'cpu' });
   const peopleFiles = (await readdir(peopleDir, { recursive: true })).filter((f) => /\.(jpe?g|png)$/i.test(f)).sort();
-  const { counts } = fixture<{ counts: Record<string, number> }>('scene-face-counts.json');
-  const { patches } = fixture<{ patches: { file: string; box: number[] }[] }>('face-free-patches.json');
-  const patchImages = await Promise.all(patches.map(async (p) => cut(await load(path.join(facesDir, p.file)), p.box)));
-  const timed = Object.fromEntries(await Promise.all(Object.entries(TIMED).map(async ([label, file]) => [label, await load(path.join(facesDir, file))] as const)));
+  const counts = sceneFaceCounts();
+  const patchImages = await faceFreePatchImages();
+  const timed = Object.fromEntries(await Promise.all(Object.entries(TIMED).map(async ([label, file]) => [label, await loadImage(path.join(facesDir, file))] as const)));
 
   const out: DetectorFigures[] = [];
   for (const name of DETECTORS) {
@@ -75,11 +67,11 @@ export async function benchDetect(rounds = 7, log: (line: string) => void = () =
     if (!loaded.ok) throw new Error(loaded.error.message);
     const detector = loaded.value;
     let peopleFound = 0;
-    for (const f of peopleFiles) if ((await detector.detect(await load(path.join(peopleDir, f)))).length > 0) peopleFound++;
+    for (const f of peopleFiles) if ((await detector.detect(await loadImage(path.join(peopleDir, f)))).length > 0) peopleFound++;
     let sceneError = 0;
     const scenesOffByMoreThanOne: string[] = [];
     for (const [file, expected] of Object.entries(counts)) {
-      const n = (await detector.detect(await load(path.join(scenesDir, file)))).length;
+      const n = (await detector.detect(await loadImage(path.join(scenesDir, file)))).length;
       sceneError += Math.abs(n - expected);
       if (Math.abs(n - expected) > 1) scenesOffByMoreThanOne.push(`${file} ${n}/${expected}`);
     }
@@ -96,6 +88,7 @@ export async function benchDetect(rounds = 7, log: (line: string) => void = () =
       }
       return ms;
     };
+    const scores = name === 'blazeface' ? await thresholdFigures(config.modelsDir, peopleFiles, patchImages) : undefined;
     const figures: DetectorFigures = {
       detector: name,
       peopleFound,
@@ -105,13 +98,39 @@ export async function benchDetect(rounds = 7, log: (line: string) => void = () =
       patchesWithAFace,
       patches: patchImages.length,
       msPerCall: await time(),
-      ...(name === 'blazeface' ? { msPerMatchCall: await time(MATCH_SEARCH) } : {}),
+      ...(name === 'blazeface' ? { msPerMatchCall: await time(MATCH_SEARCH), scores } : {}),
     };
     log(`${name}: ${JSON.stringify(figures)}`);
     out.push(figures);
     await detector.dispose();
   }
   return out;
+}
+
+/** Scores with every threshold at 0.5, and the patches' false faces without the enlarged levels' threshold. */
+async function thresholdFigures(modelsDir: string, peopleFiles: string[], patches: RgbImage[]): Promise<DetectorFigures['scores']> {
+  const open = async (blazeFace: { minScore: number; minScoreEnlarged: number }) => {
+    const loaded = await loadDetector('blazeface', { modelsDir, device: 'cpu', blazeFace });
+    if (!loaded.ok) throw new Error(loaded.error.message);
+    return loaded.value;
+  };
+  const low = await open({ minScore: 0.5, minScoreEnlarged: 0.5 });
+  let patchMax = 0;
+  for (const image of patches) for (const f of await low.detect(image)) patchMax = Math.max(patchMax, f.score!);
+  const best: number[] = [];
+  for (const f of peopleFiles) best.push(Math.max(0, ...(await low.detect(await loadImage(path.join(peopleDir, f)))).map((x) => x.score!)));
+  await low.dispose();
+  const flat = await open({ minScore: 0.75, minScoreEnlarged: 0.75 });
+  let flatCount = 0;
+  for (const image of patches) if ((await flat.detect(image)).length > 0) flatCount++;
+  await flat.dispose();
+  best.sort((a, b) => a - b);
+  const round = (x: number) => Math.round(x * 100) / 100;
+  return {
+    patchMax: round(patchMax),
+    peopleBest: [round(best[0]!), round(best[Math.floor(0.05 * best.length)]!), round(best[best.length >> 1]!)],
+    patchesWithAFaceWithoutEnlargedThreshold: flatCount,
+  };
 }
 
 export function detectTable(figures: DetectorFigures[]): string {

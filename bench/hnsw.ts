@@ -22,7 +22,7 @@ export interface HnswBench {
   rows: { efSearch: number; recallAt1: number; msPerQuery: number; speedUp: number }[];
 }
 
-function randomUnitVectors(n: number, dims: number, seed: number): Float32Array {
+export function randomUnitVectors(n: number, dims: number, seed: number): Float32Array {
   const next = rng(seed);
   const data = new Float32Array(n * dims);
   for (let i = 0; i < n; i++) {

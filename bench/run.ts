@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { benchAccuracy } from './accuracy.ts';
+import { benchAlignment } from './alignment.ts';
 import { benchDetect, TIMED } from './detect.ts';
 import { benchEmbedding } from './embedding.ts';
 import { benchHnsw } from './hnsw.ts';
@@ -24,7 +25,7 @@ const arg = (name: string): string | undefined => {
   return i > 0 ? process.argv[i + 1] : undefined;
 };
 
-const BENCHES = ['pipeline', 'embedding', 'hnsw', 'detect', 'accuracy', 'vggface', 'vggconvert', 'imdb', 'reply', 'video', 'videomemory', 'load', 'scale'] as const;
+const BENCHES = ['pipeline', 'embedding', 'hnsw', 'detect', 'accuracy', 'alignment', 'vggface', 'vggconvert', 'imdb', 'reply', 'video', 'videomemory', 'load', 'scale'] as const;
 type BenchName = (typeof BENCHES)[number];
 const only = arg('--only')?.split(',').map((s) => s.trim().toLowerCase());
 for (const name of only ?? []) if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`unknown benchmark "${name}": ${BENCHES.join(', ')}`);
@@ -76,6 +77,13 @@ await step('detect', () => benchDetect(), (figures, load) => {
     );
     row(`${d.detector} detection, every face down to 20 px, ms: ${labels}`, `${ms(d.msPerCall)} (${load})`);
     if (d.msPerMatchCall) row(`${d.detector} detection as \`match\` searches, ms: ${labels}`, `${ms(d.msPerMatchCall)} (${load})`);
+    if (d.scores) {
+      const sc = d.scores;
+      row(
+        'blazeface scores with every threshold at 0.5: highest false face on the patches; best face on the people photos, lowest / 5th percentile / median; patches with a face at 0.75 without the enlarged levels\' 0.85',
+        `${sc.patchMax}; ${sc.peopleBest.join(' / ')}; ${sc.patchesWithAFaceWithoutEnlargedThreshold}/${d.patches}`,
+      );
+    }
   }
 });
 
@@ -87,6 +95,13 @@ await step('accuracy', () => benchAccuracy(), (figures) => {
       a.detector === 'blazeface' ? `≥ 99 % / ≥ 0.97 / ≥ 0.95 — ${met(a.validation.found >= 0.99 * a.validation.photos && a.validation.top1 >= 0.97 && a.validation.galleryTop1 >= 0.95)}` : '',
     );
   }
+});
+
+await step('alignment', () => benchAlignment(), (rows) => {
+  row(
+    "alignment sweep on the tuning photos: d' (same- against different-person cosines) by fit and template zoom (`bench/alignment.ts`)",
+    rows.map((r) => `${r.label}: ${f(r.dPrime, 2)}`).join('; '),
+  );
 });
 
 await step('vggface', () => benchVggFace({ passes: 2 }), (v, load) => {

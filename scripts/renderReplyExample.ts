@@ -20,7 +20,7 @@ const match = async (name: string, similarity: number, hue: number): Promise<Com
 const jpeg = await composeReply([
   {
     userFace: await silhouette(210),
-    best: await match('Celebrity Name', 82.4, 330),
+    best: { ...(await match('Celebrity Name', 82.4, 330)), photoYear: 1993, age: 37 },
     runnersUp: [await match('Runner Up', 71.0, 20), await match('Another Actor', 64.2, 140), await match('A Very Long Celebrity Name', 58.9, 260)],
   },
 ]);

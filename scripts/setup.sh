@@ -27,4 +27,4 @@ if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install 
 
 npm run build
 node bin/lookalike.js model convert-default
-echo "setup: done. Try: npx lookalike index build <folder> && npx lookalike match <photo>"
+echo "setup: done. Try: npx --no-install lookalike index build <folder> && npx --no-install lookalike match <photo>"

@@ -24,7 +24,7 @@ const requests = new Counter({
 
 const stages = new Histogram({
   name: 'lookalike_stage_seconds',
-  help: 'Time per stage of a request: enqueue (front end to Redis), queue (admitted to started), work (download and match), match (the engine alone), reply (sending the answer, workers), total',
+  help: 'Time per stage of a request: enqueue (front end to Redis), queue (admitted to started), work (download and match), match (the engine alone), morph (the engine making a morph), reply (sending the answer, workers), total',
   labelNames: ['platform', 'stage'] as const,
   buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
   registers: [registry],
@@ -78,7 +78,7 @@ export const metrics = {
   request(platform: string, outcome: Outcome, code = ''): void {
     requests.inc({ platform, outcome, code: outcome === 'refused' ? code : '' });
   },
-  stage(platform: string, stage: 'enqueue' | 'queue' | 'work' | 'match' | 'reply' | 'total', seconds: number): void {
+  stage(platform: string, stage: 'enqueue' | 'queue' | 'work' | 'match' | 'morph' | 'reply' | 'total', seconds: number): void {
     if (Number.isFinite(seconds) && seconds >= 0) stages.observe({ platform, stage }, seconds);
   },
   job(queue: string, outcome: 'completed' | 'failed' | 'stalled' | 'duplicate'): void {

@@ -1,10 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { ACCEPTED_FORMATS_TEXT } from '../src/core/decode.ts';
 import type { MatchReport } from '../src/core/engineTypes.ts';
 import { bestMatch, htmlMarkup, leaderboardText, matchCaption, plainMarkup } from '../src/bots/shared/format.ts';
 import { EditThrottle } from '../src/bots/shared/editThrottle.ts';
+import { translator } from '../src/bots/shared/i18n.ts';
 import { limitsFromEnv, RequestLimits, type Admitted } from '../src/bots/shared/limits.ts';
 import { replyText } from '../src/bots/shared/replies.ts';
+
+const t = translator('en');
 
 // The parts both chat bots share: admission control, reply texts, captions and leaderboards.
 
@@ -12,6 +16,7 @@ function report(faces: [string, number][][]): MatchReport {
   const box = { x: 0, y: 0, width: 10, height: 10 };
   return {
     faces: faces.map((matches) => ({ box, source: 'cascade', matches: matches.map(([name, similarity]) => ({ name, similarity, image: `${name}.jpg`, box })) })),
+    facesFound: faces.length,
     composite: Buffer.from('jpeg'),
     modelId: 'test',
   };
@@ -211,6 +216,7 @@ test('limits from the environment name the variable when wrong', () => {
 test('caption: one face names the top match, its similarity and the runners-up', () => {
   const caption = matchCaption(report([[['Barack_Obama', 81.6], ['Joe Biden', 70.2], ['Elon Musk', 64], ['Jim Parsons', 60], ['Paul Rudd', 59]]]), {
     markup: plainMarkup,
+    t,
     maxLength: 1024,
   });
   assert.equal(caption, 'You look like Barack Obama (82% similar).\nRunners-up: Joe Biden 70%, Elon Musk 64%, Jim Parsons 60%');
@@ -221,10 +227,10 @@ test('caption: several faces give one row each; HTML is escaped; rows that do no
     [['Kaley Cuoco', 77], ['Melissa Rauch', 70]],
     [['Jim <Parsons> & co', 74], ['Simon Helberg', 71]],
   ];
-  const html = matchCaption(report(faces), { markup: htmlMarkup, maxLength: 1024 });
+  const html = matchCaption(report(faces), { markup: htmlMarkup, t, maxLength: 1024 });
   assert.equal(html, '2 faces, largest first:\n1. <b>Kaley Cuoco</b> 77% (then Melissa Rauch 70%)\n2. <b>Jim &lt;Parsons&gt; &amp; co</b> 74% (then Simon Helberg 71%)');
   const many = report(Array.from({ length: 6 }, (_, i) => [[`Person Number ${i}`, 90 - i], ['Somebody Else', 50]] as [string, number][]));
-  const short = matchCaption(many, { markup: plainMarkup, maxLength: 120 });
+  const short = matchCaption(many, { markup: plainMarkup, t, maxLength: 120 });
   assert.ok(short.length <= 120, short);
   assert.match(short, /^6 faces, largest first:\n1\. Person Number 0 90%/);
   assert.match(short, /…and \d more$/);
@@ -241,18 +247,28 @@ test('leaderboard text ranks rows as given, escapes names, lists the most matche
       { celebrity: 'Angelina_Jolie', count: 3 },
       { celebrity: 'Barack Obama', count: 1 },
     ],
-    { markup: htmlMarkup, maxLength: 4096, title: 'Board of A&B' },
+    { markup: htmlMarkup, t, maxLength: 4096, title: 'Board of A&B', empty: 'nobody' },
   );
   assert.equal(text, '<b>Board of A&amp;B</b>\n1. Ann &lt;3: Angelina Jolie, 88%\n2. Bob: Barack Obama, 71%\n\n<b>Most matched</b>: Angelina Jolie (3), Barack Obama (1)');
-  assert.match(leaderboardText([], [], { markup: plainMarkup, maxLength: 4096 }), /Nobody here is on it yet/);
+  assert.match(leaderboardText([], [], { markup: plainMarkup, t, maxLength: 4096, empty: t('leaderboard.empty_telegram') }), /Nobody here is on it yet/);
 });
 
 test('every failure code has a short reply; the size limit is stated when known', () => {
-  assert.match(replyText('file_too_large', { maxFileBytes: 20 * 1024 * 1024 }), /over 20 MB/);
-  assert.match(replyText('file_too_large', { maxFileBytes: null }), /too large/);
-  assert.match(replyText('rate_limited', { retryAfterSec: 42 }), /42 seconds/);
-  for (const code of ['no_face', 'not_an_image', 'corrupt_image', 'empty_file', 'too_many_pixels', 'no_index', 'busy', 'timeout', 'unsupported_file'] as const) {
-    const text = replyText(code);
+  assert.match(replyText(t, 'file_too_large', { maxFileBytes: 20 * 1024 * 1024 }), /over 20 MB/);
+  assert.match(replyText(t, 'file_too_large', { maxFileBytes: null }), /too large/);
+  assert.match(replyText(t, 'rate_limited', { retryAfterSec: 42 }), /42 seconds/);
+  assert.match(replyText(t, 'rate_limited', { retryAfterSec: 1 }), /1 second\./);
+  assert.match(replyText(t, 'no_such_face', { faces: 30 }), /30 faces in this photo: ask for one from 1 to 30/);
+  assert.match(replyText(t, 'no_such_face', { faces: 1 }), /only one face/);
+  // The formats named are the decoder's, listed in the asker's language.
+  assert.ok(replyText(t, 'not_an_image').includes(ACCEPTED_FORMATS_TEXT), replyText(t, 'not_an_image'));
+  assert.match(replyText(translator('es'), 'unsupported_file'), /JPEG, PNG, WebP, GIF, AVIF o TIFF/);
+  for (const code of [
+    'no_face', 'not_an_image', 'corrupt_image', 'empty_file', 'too_many_pixels', 'no_index', 'busy', 'timeout', 'unsupported_file',
+    'gender_unavailable', 'video_not_supported', 'not_a_video', 'no_video_stream', 'video_too_long', 'corrupt_video', 'no_photo', 'download_failed',
+  ] as const) {
+    const text = replyText(t, code);
+    assert.ok(!text.startsWith('reply.'), `${code} has a catalogue entry, got the key back`);
     assert.ok(text.length > 10 && text.length < 200, `${code}: ${text}`);
   }
 });

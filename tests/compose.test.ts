@@ -218,3 +218,27 @@ test('text fitting shrinks, wraps at spaces, then ellipsizes within the width', 
 
   assert.equal(cleanText('  Tom\u0000\u0007\n  Hanks\uD800 '), 'Tom Hanks');
 });
+
+test('the age line under the name, the words of another language, and "6 of 30 faces"', async () => {
+  const plain = await composeReply([row(match('Angelina Jolie', 78.4, warm))]);
+  const aged = await composeReply([row({ ...match('Angelina Jolie', 78.4, warm), photoYear: 1993, age: 18 })]);
+  const [p, a] = await Promise.all([sharp(plain).metadata(), sharp(aged).metadata()]);
+  assert.equal(a.height! - p.height!, 26, 'one more line under the name');
+  // Only the line changes: the bands above and below the text area are identical.
+  const [pr, ar] = await Promise.all([sharp(plain).raw().toBuffer(), sharp(aged).raw().toBuffer()]);
+  const rowBytes = 800 * 3;
+  const top = 440 * rowBytes;
+  let differs = 0;
+  for (let i = 0; i < top; i++) if (Math.abs(pr[i]! - ar[i]!) > 40) differs++;
+  assert.ok(differs < 200, `the faces and title are unchanged (${differs} bytes differ)`);
+  let line = 0;
+  for (let i = top; i < top + 40 * rowBytes; i++) if (Math.abs(pr[i]! - ar[i]!) > 40) line++;
+  assert.ok(line > 200, 'the age line is drawn under the name');
+
+  const russian = await composeReply([row(match('Анжелина Джоли', 78.4, warm), [match('Кейли Куоко', 64, green)])], {
+    labels: { title: 'Ваш двойник-знаменитость', you: 'Вы', alsoResembles: 'Также похоже на', match: 'Сходство', footer: 'Сходство векторов лиц, просто для развлечения.' },
+  });
+  assert.equal((await sharp(russian).metadata()).format, 'jpeg');
+  const group = await composeReply([{ ...row(match('A B', 70)), number: 3 }, { ...row(match('C D', 60)), number: 17 }], { facesFound: 30 });
+  assert.equal((await sharp(group).metadata()).format, 'jpeg');
+});

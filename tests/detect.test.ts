@@ -5,13 +5,13 @@ import { readdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import { readImageFile } from '../src/core/decode.ts';
 import { DEFAULT_BLAZEFACE_OPTIONS, FACE_BAND, pyramid } from '../src/core/detect/blazeFaceDetector.ts';
 import { loadDetector, type FaceDetector } from '../src/core/detect/detector.ts';
 import { ModelLoadError } from '../src/core/errors.ts';
 import { load as loadBlazeFace } from '../src/core/models/blazeFace.ts';
 import { sharp } from '../src/core/runtime/sharp.ts';
 import type { Box, DetectedFace, RgbImage } from '../src/core/types.ts';
+import { cutImage, faceFreePatches, loadImage, sceneFaceCounts } from './support/detectFixtures.ts';
 import { config } from './support/engine.ts';
 import { peopleDir, repoRoot, scenesDir, facesDir } from './support/paths.ts';
 
@@ -29,19 +29,7 @@ after(async () => {
   await detector.dispose();
 });
 
-async function load(file: string): Promise<RgbImage> {
-  const r = await readImageFile(file);
-  assert.ok(r.ok, r.ok ? '' : `${file}: ${r.error.message}`);
-  return r.value;
-}
-
-async function cut(image: RgbImage, [x, y, width, height]: readonly number[]): Promise<RgbImage> {
-  const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-    .extract({ left: x!, top: y!, width: width!, height: height! })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return { data, width: info.width, height: info.height };
-}
+const load = loadImage;
 
 function assertWellFormed(faces: DetectedFace[], image: RgbImage): void {
   for (const [i, face] of faces.entries()) {
@@ -89,7 +77,7 @@ test('a face in at least 139 of the 140 labelled photos, boxes and keypoints wel
 });
 
 test('group photos: the hand counts, within one face each', async () => {
-  const { counts } = JSON.parse(readFileSync(path.join(repoRoot, 'tests/fixtures/scene-face-counts.json'), 'utf8')) as { counts: Record<string, number> };
+  const counts = sceneFaceCounts();
   assert.equal(Object.keys(counts).length, (await readdir(scenesDir)).length, 'every scene is counted');
   // Measured: two of the seven faces of the crowded selfie are half out of the frame or behind
   // another head; they score 0.62 and 0.66, where texture on the face-free patches scores too.
@@ -106,13 +94,11 @@ test('group photos: the hand counts, within one face each', async () => {
 
 test('nothing on a blank picture or on face-free patches of the shared photos', async () => {
   assert.deepEqual(await detector.detect(await load(path.join(scenesDir, 'faceapi_bbt__white.png'))), []);
-  const { patches } = JSON.parse(readFileSync(path.join(repoRoot, 'tests/fixtures/face-free-patches.json'), 'utf8')) as {
-    patches: { file: string; box: number[] }[];
-  };
+  const patches = faceFreePatches();
   assert.ok(patches.length >= 70);
   const found: string[] = [];
   for (const p of patches) {
-    const faces = await detector.detect(await cut(await load(path.join(facesDir, p.file)), p.box));
+    const faces = await detector.detect(await cutImage(await load(path.join(facesDir, p.file)), p.box));
     if (faces.length > 0) found.push(`${p.file} [${p.box.join(',')}]: ${faces.map((f) => f.score!.toFixed(2)).join(', ')}`);
   }
   assert.deepEqual(found, []);

@@ -78,7 +78,7 @@ describe('look-alikes: slash command, avatars, context menu', () => {
     assert.equal(emu.identifies.length, 1);
     assert.equal(emu.identifies[0]!.intents, GatewayIntentBits.Guilds, 'no message-content or member intents');
     const byName = new Map(emu.globalCommands.map((c) => [c.name, c]));
-    assert.deepEqual([...byName.keys()].sort(), ['Find look-alike', 'forget', 'hide', 'leaderboard', 'lookalike', 'show']);
+    assert.deepEqual([...byName.keys()].sort(), ['Find look-alike', 'forget', 'hide', 'leaderboard', 'lookalike', 'morph', 'show']);
     const lookalike = byName.get('lookalike')!;
     assert.equal(lookalike.type, ApplicationCommandType.ChatInput);
     assert.deepEqual(
@@ -86,6 +86,8 @@ describe('look-alikes: slash command, avatars, context menu', () => {
       [
         ['image', ApplicationCommandOptionType.Attachment],
         ['user', ApplicationCommandOptionType.User],
+        ['gender', ApplicationCommandOptionType.String],
+        ['face', ApplicationCommandOptionType.String],
       ],
     );
     assert.equal(byName.get('Find look-alike')!.type, ApplicationCommandType.Message);

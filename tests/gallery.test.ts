@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Gallery } from '../src/core/gallery.ts';
@@ -70,6 +70,44 @@ test('gallery: a missing index, an empty index and a corrupt one are told apart'
 
     writeFileSync(path.join(dir, 'gallery.json'), '{ not json');
     await assert.rejects(Gallery.open(dir), IndexCorruptError);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('gallery: gender, photo year and age survive save/open; the gender filter answers only that gender; old rows read as unknown', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'gallery-'));
+  try {
+    const g = Gallery.create(dir, info, 4);
+    const centre = randomUnit(32, 7);
+    // Twelve people around one point: the closest are men, the women further out, two of unknown gender closest of all.
+    for (let i = 0; i < 12; i++) {
+      const gender = i < 2 ? undefined : i < 7 ? ('male' as const) : ('female' as const);
+      g.add({ name: `P${i}`, image: `${i}.jpg`, box, source: 'blazeface', ...(gender ? { gender } : {}), photoYear: 1990 + i, age: 20 + i }, near(centre, 0.05 + i * 0.05, 100 + i));
+    }
+    await g.save();
+    const opened = await Gallery.open(dir);
+    assert.ok(opened.ok);
+    const gallery = opened.value;
+    assert.deepEqual(gallery.genderCounts(), { female: 5, male: 5 });
+    assert.deepEqual(gallery.face(3), { name: 'P3', image: '3.jpg', box, source: 'blazeface', gender: 'male', photoYear: 1993, age: 23 });
+    const names = (hits: { name: string }[]) => hits.map((h) => h.name).sort();
+    assert.deepEqual(names(gallery.search(centre, 5)), ['P0', 'P1', 'P2', 'P3', 'P4']);
+    const women = gallery.search(centre, 5, { gender: 'female' });
+    assert.deepEqual(names(women), ['P10', 'P11', 'P7', 'P8', 'P9'], 'five women although they are the farthest faces');
+    assert.ok(women.every((h) => h.gender === 'female'));
+    assert.deepEqual(names(gallery.search(centre, 5, { gender: 'male' })), ['P2', 'P3', 'P4', 'P5', 'P6']);
+
+    // An index written before these fields: 9-element rows.
+    const file = path.join(dir, 'gallery.json');
+    const meta = JSON.parse(readFileSync(file, 'utf8')) as { faces: unknown[][] };
+    meta.faces = meta.faces.map((row) => row.slice(0, 9));
+    writeFileSync(file, JSON.stringify(meta));
+    const old = await Gallery.open(dir);
+    assert.ok(old.ok);
+    assert.deepEqual(old.value.face(3), { name: 'P3', image: '3.jpg', box, source: 'blazeface' });
+    assert.deepEqual(old.value.genderCounts(), { female: 0, male: 0 });
+    assert.deepEqual(old.value.search(centre, 5, { gender: 'female' }), []);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

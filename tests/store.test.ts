@@ -1,9 +1,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { drizzle } from 'drizzle-orm/better-sqlite3';
+import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import pg from 'pg';
 import { ConfigError } from '../src/core/errors.ts';
 import { migrationsDir } from '../src/db/migrations.ts';
@@ -135,6 +137,23 @@ function storeBehaviour(open: () => Promise<Store>): void {
       assert.deepEqual(await store.forgetUser('telegram', 'nobody'), { deletedResults: 0 });
     }));
 
+  test('whom a user is compared with: everyone until set, per platform, checked, kept by results, removed by forgetUser', () =>
+    withStore(async (store) => {
+      assert.equal(await store.compareWith('telegram', '111'), 'everyone');
+      await store.setCompareWith('telegram', '111', 'female');
+      await store.setCompareWith('discord', '111', 'male');
+      assert.equal(await store.compareWith('telegram', '111'), 'female');
+      assert.equal(await store.compareWith('discord', '111'), 'male', 'the other platform is another person');
+      await store.recordResult(tg('111', 'Ann', 'Emma Stone', 80, 1));
+      await store.setHidden('telegram', '111', true);
+      assert.equal(await store.compareWith('telegram', '111'), 'female', 'results and /hide keep the setting');
+      await assert.rejects(store.setCompareWith('telegram', '111', 'robots' as never), /compareWith must be everyone, female or male/);
+      assert.equal(await store.compareWith('telegram', '111'), 'female', 'a refused value changes nothing');
+      await store.forgetUser('telegram', '111');
+      assert.equal(await store.compareWith('telegram', '111'), 'everyone');
+      assert.equal(await store.compareWith('discord', '111'), 'male');
+    }));
+
   test('another chat, and the same chat id on the other platform, are unaffected', () =>
     withStore(async (store) => {
       await recordAll(store, [
@@ -220,9 +239,32 @@ describe('SQLite store', () => {
       // Privacy: only these columns exist; nothing that could hold a photo or a face descriptor.
       const columns = (table: string) => (raw.pragma(`table_info(${table})`) as { name: string }[]).map((c) => c.name).sort();
       assert.deepEqual(columns('match_results'), ['celebrity', 'chat_id', 'created_at', 'id', 'platform', 'similarity', 'user_id']);
-      assert.deepEqual(columns('users'), ['display_name', 'display_name_at', 'hidden', 'platform', 'user_id']);
+      assert.deepEqual(columns('users'), ['compare_with', 'display_name', 'display_name_at', 'hidden', 'platform', 'user_id']);
     } finally {
       raw.close();
+      await store.close();
+    }
+  });
+
+  test('a database made before the compare_with migration is upgraded with its rows kept', async () => {
+    // Migrations folder as it was before 0001: the init migration only.
+    const before = path.join(tempDir(), 'migrations-0000');
+    cpSync(migrationsDir('sqlite'), before, { recursive: true });
+    const journal = JSON.parse(readFileSync(path.join(before, 'meta', '_journal.json'), 'utf8')) as { entries: { tag: string }[] };
+    journal.entries = journal.entries.filter((e) => e.tag.startsWith('0000'));
+    writeFileSync(path.join(before, 'meta', '_journal.json'), JSON.stringify(journal));
+    const dataDir = tempDir();
+    const file = path.join(dataDir, SQLITE_FILE_NAME);
+    const old = new Database(file);
+    migrate(drizzle(old), { migrationsFolder: before });
+    old.prepare("insert into users (platform, user_id, display_name, hidden) values ('telegram', '111', 'Ann', 0)").run();
+    old.prepare("insert into match_results (platform, chat_id, user_id, celebrity, similarity, created_at) values ('telegram', ?, '111', 'Emma Stone', 80, ?)").run(TG_CHAT, t0);
+    old.close();
+    const store = await openStore({ dataDir });
+    try {
+      assert.deepEqual((await store.leaderboard('telegram', TG_CHAT)).map((e) => [e.displayName, e.celebrity]), [['Ann', 'Emma Stone']]);
+      assert.equal(await store.compareWith('telegram', '111'), 'everyone');
+    } finally {
       await store.close();
     }
   });
@@ -297,7 +339,7 @@ describe('PostgreSQL store', { skip: 'skip' in pgBinaries ? pgBinaries.skip : fa
         )).rows.map((r) => r.column_name);
       // Same columns as the SQLite schema: the two stay parallel, and neither holds photos or descriptors.
       assert.deepEqual(await columns('match_results'), ['celebrity', 'chat_id', 'created_at', 'id', 'platform', 'similarity', 'user_id']);
-      assert.deepEqual(await columns('users'), ['display_name', 'display_name_at', 'hidden', 'platform', 'user_id']);
+      assert.deepEqual(await columns('users'), ['compare_with', 'display_name', 'display_name_at', 'hidden', 'platform', 'user_id']);
     } finally {
       await client.end();
     }

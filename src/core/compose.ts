@@ -18,9 +18,14 @@ export interface ComposeMatch {
   similarity: number;
   /** Square face crop from the gallery image (other shapes are centre-cropped). */
   face: RgbImage;
+  /** The year of the gallery photo and the person's age in it: a line under the best match's name when both are given. */
+  photoYear?: number;
+  age?: number;
 }
 
 export interface ComposeRow {
+  /** The face's number in the photo (counted from the left), shown as "Face N" when there are several faces. Default: the row's position. */
+  number?: number;
   /** Square crop of the user's face (other shapes are centre-cropped). */
   userFace: RgbImage;
   best: ComposeMatch;
@@ -28,11 +33,54 @@ export interface ComposeRow {
   runnersUp: ComposeMatch[];
 }
 
+/**
+ * Every word the picture shows, so that a caller can give them in the reader's language. Placeholders
+ * in braces are filled in here: {n} a number, {shown} and {total} face counts, {year} and {age}.
+ */
+export interface ComposeLabels {
+  title: string;
+  titleMany: string;
+  you: string;
+  /** "Face {n}" */
+  face: string;
+  /** "{n} faces" */
+  faces: string;
+  /** "{shown} of {total} faces", when more faces were found than drawn. */
+  facesOf: string;
+  alsoResembles: string;
+  match: string;
+  /** "{year}, age {age}" */
+  photoAge: string;
+  footer: string;
+}
+
+export const DEFAULT_LABELS: Readonly<ComposeLabels> = Object.freeze({
+  title: 'Your celebrity look-alike',
+  titleMany: 'Your celebrity look-alikes',
+  you: 'You',
+  face: 'Face {n}',
+  faces: '{n} faces',
+  facesOf: '{shown} of {total} faces',
+  alsoResembles: 'Also resembles',
+  match: 'Match',
+  photoAge: '{year}, age {age}',
+  footer: 'Similarity of face embeddings, for fun only.',
+});
+
+/** Fills {name} placeholders. */
+export function fillLabel(template: string, values: Record<string, string | number>): string {
+  return template.replace(/\{(\w+)\}/g, (whole, key: string) => (key in values ? String(values[key]) : whole));
+}
+
 export interface ComposeOptions {
-  /** Heading; defaults to "Your celebrity look-alike" (plural for several rows). */
+  /** Heading; defaults to labels.title (labels.titleMany for several rows). */
   title?: string;
-  /** Small print at the bottom; '' leaves it out. */
+  /** Small print at the bottom; '' leaves it out. Default labels.footer. */
   footer?: string;
+  /** The words of the picture (default English). */
+  labels?: Partial<ComposeLabels>;
+  /** Faces found in the photo, when more than the rows drawn: the header says "6 of 30 faces". */
+  facesFound?: number;
   /** Output width in px (default 800, 400..2400); the height follows from the rows. */
   width?: number;
   format?: 'jpeg' | 'png';
@@ -43,7 +91,6 @@ export const MAX_RUNNERS_UP = 4;
 const MIN_WIDTH = 400;
 const MAX_WIDTH = 2400;
 const JPEG_QUALITY = 88;
-const DEFAULT_FOOTER = 'Similarity of face embeddings, for fun only.';
 
 // Layout, in units of the 800-wide design.
 const U = 800;
@@ -55,6 +102,8 @@ const LEFT_X = PAD;
 const RIGHT_X = U - PAD - FACE;
 const CAPTION_H = 64;
 const CAPTION_LINE = 30;
+/** The line under the best match's name (photo year and age). */
+const DETAIL_H = 26;
 const BADGE_R = 60;
 const RING_W = 9;
 const RU_GAP = 18;
@@ -83,10 +132,13 @@ const BOLD: FontStyle = { bold: true, condensed: false };
 const BOLD_CONDENSED: FontStyle = { bold: true, condensed: true };
 const BOOK: FontStyle = { bold: false, condensed: false };
 const SMALL_CAPS: FontStyle = { bold: true, condensed: false, letterSpacing: 1.6 };
+const BADGE_LABEL: FontStyle = { bold: true, condensed: false, letterSpacing: 1.5 };
 
 interface RowLayout {
   top: number;
   name: FittedLines;
+  /** "1993, age 37", or null. */
+  detail: string | null;
   /** Top of the runner-up cards. */
   cardsTop: number;
   cards: number;
@@ -107,7 +159,8 @@ export async function composeReply(rows: ComposeRow[], opts: ComposeOptions = {}
   }
 
   const scale = width / U;
-  const { rows: layout, height: unitHeight } = layoutRows(rows);
+  const labels = { ...DEFAULT_LABELS, ...opts.labels };
+  const { rows: layout, height: unitHeight } = layoutRows(rows, labels);
   const height = Math.round(unitHeight * scale);
   const px = (v: number): number => Math.round(v * scale);
 
@@ -125,7 +178,7 @@ export async function composeReply(rows: ComposeRow[], opts: ComposeOptions = {}
       ];
     }),
   );
-  const svg = overlaySvg(rows, layout, opts, width, height, unitHeight);
+  const svg = overlaySvg(rows, layout, opts, labels, width, height, unitHeight);
   const overlay = sharp(Buffer.from(svg)).raw().toBuffer({ resolveWithObject: true });
 
   const canvas = Buffer.from(background(width, height, scale, layout));
@@ -150,17 +203,24 @@ function checkImage(img: RgbImage, what: string): void {
   }
 }
 
-function layoutRows(rows: ComposeRow[]): { rows: RowLayout[]; height: number } {
+/** "1993, age 37" when both are whole numbers, else null (the caller decides what is plausible). */
+export function photoAgeText(m: Pick<ComposeMatch, 'photoYear' | 'age'>, labels: Pick<ComposeLabels, 'photoAge'> = DEFAULT_LABELS): string | null {
+  if (!Number.isInteger(m.photoYear) || !Number.isInteger(m.age)) return null;
+  return fillLabel(labels.photoAge, { year: m.photoYear!, age: m.age! });
+}
+
+function layoutRows(rows: ComposeRow[], labels: ComposeLabels): { rows: RowLayout[]; height: number } {
   let y = HEADER_H;
   const out: RowLayout[] = rows.map((row, i) => {
     if (i > 0) y += ROW_GAP;
     const top = y;
     const name = fitLines(displayName(row.best.name), FACE - 8, { one: [26, 21], two: [21, 17] }, BOLD);
+    const detail = photoAgeText(row.best, labels);
     const cards = Math.min(row.runnersUp.length, MAX_RUNNERS_UP);
-    y += FACE + CAPTION_H + (name.lines.length - 1) * CAPTION_LINE;
+    y += FACE + CAPTION_H + (name.lines.length - 1) * CAPTION_LINE + (detail ? DETAIL_H : 0);
     const cardsTop = y + RU_GAP + RU_LABEL_H;
     if (cards > 0) y = cardsTop + CARD_H;
-    return { top, name, cardsTop, cards, bottom: y };
+    return { top, name, detail, cardsTop, cards, bottom: y };
   });
   return { rows: out, height: y + FOOTER_H };
 }
@@ -389,15 +449,27 @@ function text(x: number, y: number, content: string, size: number, fill: string,
   );
 }
 
-function overlaySvg(rows: ComposeRow[], layout: RowLayout[], opts: ComposeOptions, width: number, height: number, unitHeight: number): string {
+function overlaySvg(
+  rows: ComposeRow[],
+  layout: RowLayout[],
+  opts: ComposeOptions,
+  labels: ComposeLabels,
+  width: number,
+  height: number,
+  unitHeight: number,
+): string {
   const parts: string[] = [];
-  const many = rows.length > 1;
+  const found = opts.facesFound ?? rows.length;
+  const many = rows.length > 1 || found > 1;
 
-  // Header: an accent tick and the title; the face count on the right for group photos.
-  const count = many ? `${rows.length} faces` : '';
+  // Header: an accent tick and the title; the face count on the right for group photos, and how many
+  // of the photo's faces are drawn when not all of them are.
+  const count = cleanText(
+    found > rows.length ? fillLabel(labels.facesOf, { shown: rows.length, total: found }) : rows.length > 1 ? fillLabel(labels.faces, { n: rows.length }) : '',
+  );
   const countW = count ? textWidth(count, 16, BOOK) + 24 : 0;
   const title = fitText(
-    cleanText(opts.title ?? (many ? 'Your celebrity look-alikes' : 'Your celebrity look-alike')),
+    cleanText(opts.title ?? (rows.length > 1 ? labels.titleMany : labels.title)),
     U - 2 * PAD - 20 - countW,
     28,
     18,
@@ -412,17 +484,23 @@ function overlaySvg(rows: ComposeRow[], layout: RowLayout[], opts: ComposeOption
     if (i > 0) parts.push(`<rect x="${PAD}" y="${r.top - ROW_GAP / 2}" width="${U - 2 * PAD}" height="1" fill="${HAIRLINE}"/>`);
     parts.push(faceFrame(LEFT_X, r.top, FACE, FACE_R));
     parts.push(faceFrame(RIGHT_X, r.top, FACE, FACE_R));
-    parts.push(similarityBadge(U / 2, r.top + FACE / 2, percent(row.best.similarity), width, height, unitHeight));
+    parts.push(similarityBadge(U / 2, r.top + FACE / 2, percent(row.best.similarity), labels.match, width, height, unitHeight));
 
     const captionY = r.top + FACE + 40;
-    parts.push(text(LEFT_X + FACE / 2, captionY, many ? `Face ${i + 1}` : 'You', 24, MUTED, BOLD, 'middle'));
+    const left = many ? fillLabel(labels.face, { n: row.number ?? i + 1 }) : labels.you;
+    const leftFit = fitText(cleanText(left), FACE - 8, 24, 16, BOLD);
+    parts.push(text(LEFT_X + FACE / 2, captionY, leftFit.text, leftFit.size, MUTED, BOLD, 'middle'));
     r.name.lines.forEach((line, k) => {
       parts.push(text(RIGHT_X + FACE / 2, captionY + k * CAPTION_LINE, line, r.name.size, TEXT, BOLD, 'middle'));
     });
+    if (r.detail) {
+      const detail = fitText(cleanText(r.detail), FACE - 8, 17, 13, BOOK);
+      parts.push(text(RIGHT_X + FACE / 2, captionY + (r.name.lines.length - 1) * CAPTION_LINE + DETAIL_H + 2, detail.text, detail.size, MUTED, BOOK, 'middle'));
+    }
 
     if (r.cards > 0) {
       const labelY = r.cardsTop - RU_LABEL_H + 12;
-      const label = 'ALSO RESEMBLES';
+      const label = fitText(cleanText(labels.alsoResembles).toLocaleUpperCase(), U - 2 * PAD - 60, 12, 10, SMALL_CAPS).text;
       parts.push(text(PAD, labelY, label, 12, MUTED, SMALL_CAPS));
       const lineX = PAD + textWidth(label, 12, SMALL_CAPS) + 14;
       parts.push(`<rect x="${fmt(lineX)}" y="${labelY - 4}" width="${fmt(U - PAD - lineX)}" height="1" fill="${HAIRLINE}"/>`);
@@ -431,7 +509,7 @@ function overlaySvg(rows: ComposeRow[], layout: RowLayout[], opts: ComposeOption
     }
   });
 
-  const footer = cleanText(opts.footer ?? DEFAULT_FOOTER);
+  const footer = cleanText(opts.footer ?? labels.footer);
   if (footer) {
     const fitted = fitText(footer, U - 2 * PAD, 13, 10, BOOK);
     parts.push(text(U / 2, unitHeight - 30, fitted.text, fitted.size, DIM, BOOK, 'middle'));
@@ -457,7 +535,7 @@ function faceFrame(x: number, y: number, size: number, radius: number): string {
   );
 }
 
-function similarityBadge(cx: number, cy: number, pct: number, width: number, height: number, unitHeight: number): string {
+function similarityBadge(cx: number, cy: number, pct: number, matchLabel: string, width: number, height: number, unitHeight: number): string {
   // The cut-out ring around the badge takes the background's colour, so the badge reads as set
   // into the picture rather than pasted over the faces.
   const [br, bg, bb] = backgroundAt(cx * (width / U), cy * (height / unitHeight), width, height);
@@ -470,6 +548,7 @@ function similarityBadge(cx: number, cy: number, pct: number, width: number, hei
         `stroke-linecap="round" stroke-dasharray="${fmt((circumference * pct) / 100)} ${fmt(circumference)}" ` +
         `transform="rotate(-90 ${cx} ${cy})"/>`
       : '';
+  const matchText = fitText(cleanText(matchLabel).toLocaleUpperCase(), 2 * BADGE_R - 30, 10, 8, BADGE_LABEL);
   const digits = String(pct);
   const numSize = pct === 100 ? 32 : 36;
   const numW = textWidth(digits, numSize, BOLD);
@@ -481,7 +560,7 @@ function similarityBadge(cx: number, cy: number, pct: number, width: number, hei
     arc +
     text(x0, cy + 9, digits, numSize, TEXT, BOLD) +
     text(x0 + numW, cy + 9, '%', 18, TEXT, BOLD) +
-    text(cx, cy + 28, 'MATCH', 10, MUTED, { bold: true, condensed: false, letterSpacing: 1.5 }, 'middle')
+    text(cx, cy + 28, matchText.text, matchText.size, MUTED, BADGE_LABEL, 'middle')
   );
 }
 

@@ -33,8 +33,11 @@ export const ALPHA_BACKGROUND = Object.freeze({ r: 128, g: 128, b: 128 });
 // (sniffImageFormat), so that no other parser ever sees them. runtime/sharp.ts blocks the other loaders.
 export const PHOTO_FORMATS: ReadonlySet<string> = new Set(['jpeg', 'png', 'webp', 'gif', 'heif', 'tiff']);
 
+/** The accepted formats by the names a person knows them by (the bots list them in the user's language). */
+export const ACCEPTED_FORMAT_NAMES: readonly string[] = Object.freeze(['JPEG', 'PNG', 'WebP', 'GIF', 'AVIF', 'TIFF']);
+
 /** The accepted formats as a person reads them, for every message that names them. */
-export const ACCEPTED_FORMATS_TEXT = 'JPEG, PNG, WebP, GIF, AVIF or TIFF';
+export const ACCEPTED_FORMATS_TEXT = `${ACCEPTED_FORMAT_NAMES.slice(0, -1).join(', ')} or ${ACCEPTED_FORMAT_NAMES.at(-1)}`;
 
 export type SniffedFormat = 'jpeg' | 'png' | 'webp' | 'gif' | 'avif' | 'tiff';
 

@@ -2,16 +2,19 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Device } from '../config.ts';
 import { logger } from '../log.ts';
-import { composeReply, type ComposeMatch, type ComposeRow } from './compose.ts';
+import { encodeGif, encodeMp4 } from './animation.ts';
+import { composeReply, type ComposeLabels, type ComposeMatch, type ComposeRow } from './compose.ts';
 import { decodeImage } from './decode.ts';
-import type { FaceResult, LookalikeEngine, MatchOptions, MatchReport } from './engineTypes.ts';
+import type { FaceChoice, FaceResult, LookalikeEngine, MatchOptions, MatchReport, MorphOptions, MorphReport, PersonalOptions } from './engineTypes.ts';
 import { ConfigError } from './errors.ts';
 import { loadDetector, type FaceSearch } from './detect/detector.ts';
-import { alignmentOf, cropForDisplay, describeFaces, type DescribedFace, type FacePipeline } from './faces.ts';
-import { Gallery, type GalleryHit } from './gallery.ts';
+import { alignmentOf, cropForDisplay, describeDetected, describeFaces, type DescribedFace, type FacePipeline } from './faces.ts';
+import { Gallery, type Gender, type GalleryHit } from './gallery.ts';
+import { matchOf } from './matchOf.ts';
+import { morphFrames, type MorphFace } from './morph.ts';
 import { loadModel } from './models/registry.ts';
 import { fail, ok, type Failure, type Result } from './result.ts';
-import type { Box, RgbImage } from './types.ts';
+import type { Box, DetectedFace, RgbImage } from './types.ts';
 import { matchVideoStream } from './video/matchVideo.ts';
 import type { VideoEvent, VideoInput, VideoMatchOptions } from './video/types.ts';
 
@@ -54,7 +57,40 @@ const MATCH_SCORE_MARGIN = 0.1;
 /** How `match` searches a photo (and a video's frames) for faces. */
 export const matchSearch = (maxFaces: number): FaceSearch => ({ maxFaces, relativeMinFace: MATCH_RELATIVE_MIN_FACE, scoreMargin: MATCH_SCORE_MARGIN });
 
-class Engine implements LookalikeEngine {
+/**
+ * Faces counted in a photo, of which the largest few are matched: enough for a class photo, so that a
+ * reply can say "6 of 30 faces" and a user can ask for face 17.
+ */
+export const MAX_FACES_COUNTED = 64;
+/** Side of the morph's frames, in pixels. */
+const MORPH_SIZE = 256;
+
+/** Numbers the faces from the left (by box centre), as a user looking at the photo would count them. */
+export function numberFromLeft<F extends { box: Box }>(faces: readonly F[]): (F & { number: number })[] {
+  const order = faces.map((f, i) => ({ i, x: f.box.x + f.box.width / 2, y: f.box.y + f.box.height / 2 })).sort((a, b) => a.x - b.x || a.y - b.y);
+  const numbers = new Array<number>(faces.length);
+  order.forEach((o, rank) => (numbers[o.i] = rank + 1));
+  return faces.map((f, i) => ({ ...f, number: numbers[i]! }));
+}
+
+/** The faces a request matches: the one asked for, or the largest `maxFaces` (faces come largest first). */
+export function chooseFaces<F extends { box: Box; number: number }>(faces: readonly F[], choice: FaceChoice | undefined, maxFaces: number, image: { width: number; height: number }): Result<F[]> {
+  if (choice === undefined) return ok(faces.slice(0, maxFaces));
+  if (choice === 'centre') {
+    const cx = image.width / 2;
+    const cy = image.height / 2;
+    const distance = (f: F) => Math.hypot(f.box.x + f.box.width / 2 - cx, f.box.y + f.box.height / 2 - cy);
+    return ok([faces.reduce((a, b) => (distance(b) < distance(a) ? b : a))]);
+  }
+  const face = faces.find((f) => f.number === choice);
+  if (!face) {
+    const message = faces.length === 1 ? 'There is only one face in this photo.' : `There are ${faces.length} faces in this photo; ask for one from 1 to ${faces.length}, counted from the left.`;
+    return { ok: false, error: { code: 'no_such_face', message, faces: faces.length } };
+  }
+  return ok([face]);
+}
+
+export class Engine implements LookalikeEngine {
   private readonly model: FacePipeline['embedder'];
 
   constructor(
@@ -79,58 +115,152 @@ class Engine implements LookalikeEngine {
     return this.matchImage(decoded.value, opts);
   }
 
+  /** Refuses a gender filter the gallery cannot serve (nobody in it is marked with that gender). */
+  private checkGender(gender: Gender | undefined): Result<Gender | undefined> {
+    if (gender && this.gallery.genderCounts()[gender] === 0) {
+      return fail('gender_unavailable', `The gallery does not say who is ${gender}: its metadata has no gender. Compare with everyone, or rebuild it with a people.csv.`);
+    }
+    return ok(gender);
+  }
+
+  /**
+   * The photo's faces, numbered from the left, and those the request asks to match, described. The count
+   * uses matchSearch's thresholds (0.4 of the largest face, 0.1 below the best score) with room for 64
+   * faces, so the faces shown are the largest of those counted; a photo with more than `maxFaces` faces is
+   * may be searched at a finer pyramid level than matching alone would need.
+   */
+  private async findFaces(image: RgbImage, opts: { face?: FaceChoice; maxFaces?: number }): Promise<Result<{ found: number; chosen: (DescribedFace & { number: number })[] }>> {
+    const detected = await this.pipeline.detector.detect(image, matchSearch(MAX_FACES_COUNTED));
+    if (detected.length === 0) return fail('no_face', 'No face found. Try a well-lit photo looking at the camera.');
+    const chosen = chooseFaces(numberFromLeft(detected), opts.face, opts.maxFaces ?? 6, image);
+    if (!chosen.ok) return chosen;
+    return ok({ found: detected.length, chosen: await describeDetected(image, chosen.value, this.model) });
+  }
+
   async matchImage(image: RgbImage, opts: MatchOptions = {}): Promise<Result<MatchReport>> {
     const top = opts.top ?? 5;
+    const gender = this.checkGender(opts.gender);
+    if (!gender.ok) return gender;
     // A request that has timed out stops at the next stage, so its slot is free for the next one.
     opts.signal?.throwIfAborted();
-    const faces = await describeFaces(image, this.pipeline, matchSearch(opts.maxFaces ?? 6));
+    const faces = await this.findFaces(image, opts);
     opts.signal?.throwIfAborted();
-    if (faces.length === 0) {
-      return fail('no_face', 'No face found. Try a well-lit photo looking at the camera.');
-    }
-    const searched = faces.map((face) => ({ face, hits: this.gallery.search(face.descriptor, top, { floor: this.model.similarityFloor }) }));
+    if (!faces.ok) return faces;
+    const searched = faces.value.chosen.map((face) => ({ face, hits: this.search(face.descriptor, top, gender.value) }));
     const results: FaceResult[] = searched.map(({ face, hits }) => ({
+      number: face.number,
       box: face.box,
       source: face.source,
-      matches: hits.map(({ name, similarity, image, box }) => ({ name, similarity, image, box })),
+      matches: hits.map(matchOf),
     }));
     opts.signal?.throwIfAborted();
-    const composite = opts.composite === false ? null : await this.compose(searched.map(({ face, hits }) => ({ image, box: face.box, hits })));
-    return ok({ faces: results, composite, modelId: this.model.id });
+    const composite =
+      opts.composite === false
+        ? null
+        : await this.compose(
+            searched.map(({ face, hits }) => ({ image, box: face.box, hits, number: face.number })),
+            { labels: opts.labels, facesFound: faces.value.found },
+          );
+    return ok({ faces: results, facesFound: faces.value.found, composite, modelId: this.model.id });
+  }
+
+  private search(descriptor: Float32Array, top: number, gender: Gender | undefined): GalleryHit[] {
+    return this.gallery.search(descriptor, top, { floor: this.model.similarityFloor, ...(gender ? { gender } : {}) });
   }
 
   /** Streams a video's frames through the same detect, describe, search and reply picture as a photo. */
-  matchVideo(input: VideoInput, opts: VideoMatchOptions = {}): AsyncIterable<VideoEvent> {
+  matchVideo(input: VideoInput, opts: VideoMatchOptions & PersonalOptions = {}): AsyncIterable<VideoEvent> {
+    const gender = this.checkGender(opts.gender);
+    if (!gender.ok) {
+      const failure = gender;
+      return (async function* () {
+        yield { kind: 'result', result: failure } satisfies VideoEvent;
+      })();
+    }
     return matchVideoStream(
       input,
       {
         modelId: this.model.id,
         similarityFloor: this.model.similarityFloor,
         describe: (image: RgbImage, maxFaces: number): Promise<DescribedFace[]> => describeFaces(image, this.pipeline, matchSearch(maxFaces)),
-        search: (descriptor: Float32Array, top: number) => this.gallery.search(descriptor, top, { floor: this.model.similarityFloor }),
-        compose: (rows) => this.compose(rows),
+        search: (descriptor: Float32Array, top: number) => this.search(descriptor, top, gender.value),
+        compose: (rows) => this.compose(rows, { labels: opts.labels }),
       },
       opts,
     );
   }
 
+  async morph(bytes: Uint8Array, opts: MorphOptions = {}): Promise<Result<MorphReport>> {
+    const { signal } = opts;
+    signal?.throwIfAborted();
+    const decoded = await decodeImage(bytes, { maxBytes: opts.maxBytes, maxPixels: opts.maxPixels });
+    if (!decoded.ok) return decoded;
+    const image = decoded.value;
+    const gender = this.checkGender(opts.gender);
+    if (!gender.ok) return gender;
+    // Like match: a timed-out request stops at the next stage, so its slot is free for the next one.
+    signal?.throwIfAborted();
+    const faces = await this.findFaces(image, { face: opts.face, maxFaces: 1 });
+    signal?.throwIfAborted();
+    if (!faces.ok) return faces;
+    const face = faces.value.chosen[0]!;
+    const [hit] = this.search(face.descriptor, 1, gender.value);
+    if (!hit) return fail('empty_index', 'The gallery has no face to morph into.');
+
+    const user: MorphFace = face.keypoints ? { image, keypoints: face.keypoints } : { image: await cropForDisplay(image, face.box, MORPH_SIZE), keypoints: null };
+    const target = await this.galleryMorphFace(hit);
+    signal?.throwIfAborted();
+    const frames = await morphFrames(user, target, { size: MORPH_SIZE });
+    signal?.throwIfAborted();
+    const format = opts.format ?? 'gif';
+    const animation = format === 'mp4' ? await encodeMp4(frames, signal ? { signal } : {}) : await encodeGif(frames);
+    const match = matchOf(hit);
+    return ok({
+      animation,
+      format,
+      size: frames.size,
+      frames: frames.frames.length,
+      durationMs: frames.delays.reduce((a, b) => a + b, 0),
+      method: frames.method,
+      match,
+      face: { number: face.number, box: face.box, source: face.source, matches: [match] },
+      facesFound: faces.value.found,
+    });
+  }
+
+  /**
+   * The gallery face with keypoints for the morph: the index keeps a display crop, not the keypoints, so
+   * the detector looks at the crop again (it holds one face, large and centred).
+   */
+  private async galleryMorphFace(hit: GalleryHit): Promise<MorphFace> {
+    const image = await this.galleryFace(hit);
+    if (this.pipeline.detector.name === 'haar') return { image, keypoints: null };
+    const [found]: DetectedFace[] = await this.pipeline.detector.detect(image, { maxFaces: 1 });
+    return { image, keypoints: found?.keypoints ?? null };
+  }
+
   /** One row per face: its picture (a photo, or a video's frame), its box there and its hits. */
-  private async compose(faces: { image: RgbImage; box: Box; hits: GalleryHit[] }[]): Promise<Buffer> {
+  private async compose(
+    faces: { image: RgbImage; box: Box; hits: GalleryHit[]; number?: number }[],
+    opts: { labels?: Partial<ComposeLabels>; facesFound?: number } = {},
+  ): Promise<Buffer> {
     const rows: ComposeRow[] = [];
-    for (const { image, box, hits } of faces) {
+    for (const { image, box, hits, number } of faces) {
       const [best, ...rest] = hits;
       if (!best) continue;
       rows.push({
+        ...(number !== undefined ? { number } : {}),
         userFace: await cropForDisplay(image, box, USER_FACE_SIZE),
         best: await this.composeMatch(best),
         runnersUp: await Promise.all(rest.slice(0, 4).map((hit) => this.composeMatch(hit))),
       });
     }
-    return composeReply(rows);
+    return composeReply(rows, { ...(opts.labels ? { labels: opts.labels } : {}), ...(opts.facesFound !== undefined ? { facesFound: opts.facesFound } : {}) });
   }
 
   private async composeMatch(hit: GalleryHit): Promise<ComposeMatch> {
-    return { name: hit.name, similarity: hit.similarity, face: await this.galleryFace(hit) };
+    const { photoYear, age } = matchOf(hit);
+    return { name: hit.name, similarity: hit.similarity, face: await this.galleryFace(hit), ...(photoYear !== undefined && age !== undefined ? { photoYear, age } : {}) };
   }
 
   /** The gallery face as a square crop: from the stored thumbnail, or else from the source image. */
@@ -152,7 +282,7 @@ class Engine implements LookalikeEngine {
 }
 
 /** Opens the index of a data directory and the model that built it. Expected failures come back as values. */
-export async function tryOpenEngine(opts: EngineOptions): Promise<Result<LookalikeEngine & { matchImage: Engine['matchImage'] }>> {
+export async function tryOpenEngine(opts: EngineOptions): Promise<Result<Engine>> {
   const opened = await Gallery.open(indexDir(opts.dataDir));
   if (!opened.ok) return opened;
   const gallery = opened.value;
@@ -183,7 +313,7 @@ export async function tryOpenEngine(opts: EngineOptions): Promise<Result<Lookali
 }
 
 /** Like tryOpenEngine, for callers that cannot go on without an engine (the bots). */
-export async function openEngine(opts: EngineOptions): Promise<LookalikeEngine> {
+export async function openEngine(opts: EngineOptions): Promise<Engine> {
   const engine = await tryOpenEngine(opts);
   if (!engine.ok) throw new EngineUnavailableError(engine.error);
   return engine.value;

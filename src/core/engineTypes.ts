@@ -1,3 +1,5 @@
+import type { ComposeLabels } from './compose.ts';
+import type { Gender } from './gallery.ts';
 import type { Box, DetectedFace } from './types.ts';
 import type { Result } from './result.ts';
 import type { VideoEvent, VideoInput, VideoMatchOptions } from './video/types.ts';
@@ -13,9 +15,16 @@ export interface Match {
   image: string;
   /** Face box in that gallery image. */
   box: Box;
+  /** From the gallery's metadata, when it says. */
+  gender?: Gender;
+  /** The year the gallery photo was taken and the person's age in it, only when both are known and plausible. */
+  photoYear?: number;
+  age?: number;
 }
 
 export interface FaceResult {
+  /** 1-based position among every face found in the photo, counted from the left (what a user asks for). */
+  number?: number;
   box: Box;
   source: DetectedFace['source'];
   /** Best face of each identity, best first. */
@@ -23,14 +32,29 @@ export interface FaceResult {
 }
 
 export interface MatchReport {
-  /** Largest face first. */
+  /** Largest face first (or the one face asked for). */
   faces: FaceResult[];
+  /** Faces found in the photo; more than `faces.length` when only the largest are matched. */
+  facesFound: number;
   /** The reply picture (JPEG), when asked for. */
   composite: Buffer | null;
   modelId: string;
 }
 
-export interface MatchOptions {
+/** What a person chose for their answers: whom to be compared with, and the words of the reply picture. */
+export interface PersonalOptions {
+  /** Compare only with gallery faces of this gender (default: everyone). */
+  gender?: Gender;
+  /** The reply picture's words, in the asker's language (default English). */
+  labels?: Partial<ComposeLabels>;
+}
+
+/** Which face of a group photo to match: its number from the left, or the one nearest the centre. */
+export type FaceChoice = number | 'centre';
+
+export interface MatchOptions extends PersonalOptions {
+  /** Match only this face (default: the largest `maxFaces`). A number beyond the faces found fails with 'no_such_face'. */
+  face?: FaceChoice;
   /** Identities per face (default 5). */
   top?: number;
   /** Render the reply picture (default true). */
@@ -54,6 +78,37 @@ export interface LookalikeEngine {
    * exactly one 'result' event (a typed failure, or each track's sharpest frame and the reply picture).
    * Optional so that photo-only test doubles still type-check; the real engine always has it.
    */
-  matchVideo?(input: VideoInput, opts?: VideoMatchOptions): AsyncIterable<VideoEvent>;
+  matchVideo?(input: VideoInput, opts?: VideoMatchOptions & PersonalOptions): AsyncIterable<VideoEvent>;
+  /**
+   * An animation from the user's face to their best match's and back: the photo is matched as by
+   * `match` (one face: `opts.face`, else the largest), then both faces are aligned and morphed.
+   * Optional for the same reason as matchVideo.
+   */
+  morph?(bytes: Uint8Array, opts?: MorphOptions): Promise<Result<MorphReport>>;
   close(): Promise<void>;
+}
+
+export interface MorphOptions extends PersonalOptions {
+  face?: FaceChoice;
+  /** 'gif' (Discord shows it inline) or 'mp4' (H.264, what Telegram plays as an animation). Default 'gif'. */
+  format?: 'gif' | 'mp4';
+  maxBytes?: number;
+  maxPixels?: number;
+  /** Stops the morph between stages (decode, detect and describe, search, warp, encode; ffmpeg is killed): it then rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+export interface MorphReport {
+  animation: Buffer;
+  format: 'gif' | 'mp4';
+  /** Frame size in pixels (square). */
+  size: number;
+  frames: number;
+  durationMs: number;
+  /** Landmark-guided warp, or a cross-dissolve when either face had no keypoints. */
+  method: 'warp' | 'dissolve';
+  /** The match the user's face morphs into. */
+  match: Match;
+  face: FaceResult;
+  facesFound: number;
 }

@@ -24,10 +24,14 @@ export function alignmentOf(detector: FaceDetector['name']): Alignment {
 }
 
 export async function describeFaces(image: RgbImage, pipeline: FacePipeline, search: FaceSearch = {}): Promise<DescribedFace[]> {
-  const detected = await pipeline.detector.detect(image, search);
+  return describeDetected(image, await pipeline.detector.detect(image, search), pipeline.embedder);
+}
+
+/** Descriptors of faces already found (a caller that chose some of a photo's faces). */
+export async function describeDetected<F extends DetectedFace>(image: RgbImage, detected: readonly F[], embedder: FaceEmbedder): Promise<(F & { descriptor: Float32Array })[]> {
   if (detected.length === 0) return [];
-  const chips = await Promise.all(detected.map((face) => chipForModel(image, face, pipeline.embedder)));
-  const descriptors = await pipeline.embedder.predict(chips);
+  const chips = await Promise.all(detected.map((face) => chipForModel(image, face, embedder)));
+  const descriptors = await embedder.predict(chips);
   return detected.map((face, i) => ({ ...face, descriptor: descriptors[i]! }));
 }
 

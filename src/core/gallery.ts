@@ -18,11 +18,21 @@ import type { Box } from './types.ts';
 
 export type FaceSource = 'blazeface' | 'cascade' | 'whole_image' | 'metadata';
 
+/** A gallery person's gender as the gallery's metadata gives it (IMDB-WIKI, people.csv); never inferred from a face. */
+export type Gender = 'female' | 'male';
+export const GENDERS: readonly Gender[] = ['female', 'male'];
+
 export interface GalleryFace {
   name: string;
   image: string;
   box: Box;
   source: FaceSource;
+  /** Absent where the metadata does not say: such faces are shown only to people who compare with everyone. */
+  gender?: Gender;
+  /** Year the photo was taken. */
+  photoYear?: number;
+  /** The person's age in that photo, in whole years. */
+  age?: number;
 }
 
 export interface GalleryInfo {
@@ -48,8 +58,12 @@ const META = 'gallery.json';
 const VECTORS = 'faces.hnsw';
 const THUMBS = 'thumbs.bin';
 
-// Compact row: [identity, image, x, y, w, h, source, thumbOffset, thumbLength]
-type FaceRow = [number, string, number, number, number, number, FaceSource, number, number];
+// Compact row: [identity, image, x, y, w, h, source, thumbOffset, thumbLength, gender, photoYear, age].
+// gender is 0 female, 1 male, null unknown; photoYear and age are null when unknown. Indexes written
+// before these three existed have 9-element rows and read as unknown.
+type FaceRow = [number, string, number, number, number, number, FaceSource, number, number, (0 | 1 | null)?, (number | null)?, (number | null)?];
+
+const GENDER_CODE: Record<Gender, 0 | 1> = { female: 0, male: 1 };
 
 interface MetaFile extends Omit<GalleryInfo, 'detector' | 'alignment'>, Partial<Pick<GalleryInfo, 'detector' | 'alignment'>> {
   version: number;
@@ -62,6 +76,8 @@ export class Gallery {
   private readonly identityIds = new Map<string, number>();
   private thumbsFd: number | null = null;
   private thumbsEnd = 0;
+  /** Faces of each gender, kept as faces are added: asked on every filtered request. */
+  private readonly genders = { female: 0, male: 0 };
 
   private constructor(
     readonly dir: string,
@@ -72,7 +88,14 @@ export class Gallery {
     private readonly createdAt: string,
   ) {
     identities.forEach((name, i) => this.identityIds.set(name, i));
-    for (const row of rows) this.thumbsEnd = Math.max(this.thumbsEnd, row[7] + row[8]);
+    for (const row of rows) {
+      this.thumbsEnd = Math.max(this.thumbsEnd, row[7] + row[8]);
+      this.countGender(row);
+    }
+  }
+
+  private countGender(row: FaceRow): void {
+    if (row[9] === 0 || row[9] === 1) this.genders[GENDERS[row[9]]!]++;
   }
 
   /** A new, empty gallery written to `dir` (created; an existing gallery there is replaced on save). */
@@ -139,7 +162,10 @@ export class Gallery {
       this.thumbsEnd += length;
     }
     const { x, y, width, height } = face.box;
-    const id = this.rows.push([identity, face.image, x, y, width, height, face.source, offset, length]) - 1;
+    const gender = face.gender ? GENDER_CODE[face.gender] : null;
+    const row: FaceRow = [identity, face.image, x, y, width, height, face.source, offset, length, gender, face.photoYear ?? null, face.age ?? null];
+    const id = this.rows.push(row) - 1;
+    this.countGender(row);
     this.vectors.add(descriptor, id);
     return id;
   }
@@ -147,7 +173,16 @@ export class Gallery {
   face(id: number): GalleryFace {
     const row = this.rows[id];
     if (!row) throw new RangeError(`no face ${id}`);
-    return { name: this.identities[row[0]]!, image: row[1], box: { x: row[2], y: row[3], width: row[4], height: row[5] }, source: row[6] };
+    const face: GalleryFace = { name: this.identities[row[0]]!, image: row[1], box: { x: row[2], y: row[3], width: row[4], height: row[5] }, source: row[6] };
+    if (row[9] === 0 || row[9] === 1) face.gender = GENDERS[row[9]];
+    if (typeof row[10] === 'number') face.photoYear = row[10];
+    if (typeof row[11] === 'number') face.age = row[11];
+    return face;
+  }
+
+  /** Faces of each gender in the index (the rest are of unknown gender). */
+  genderCounts(): Record<Gender, number> {
+    return { ...this.genders };
   }
 
   /** The descriptor stored for a face (unit length). */
@@ -169,12 +204,19 @@ export class Gallery {
     return this.identities;
   }
 
-  /** The best face of each of the `top` closest identities, best first; `floor` is the model's similarity floor. */
-  search(descriptor: Float32Array, top: number, opts: { exclude?: (hit: GalleryHit) => boolean; floor?: number } = {}): GalleryHit[] {
+  /**
+   * The best face of each of the `top` closest identities, best first; `floor` is the model's similarity
+   * floor. With `gender`, only faces of that gender: the filter runs inside the HNSW search, so the
+   * answer still has `top` identities when the index holds that many (bench/hnswGender.ts measured this
+   * against one index per gender and against filtering a larger answer).
+   */
+  search(descriptor: Float32Array, top: number, opts: { exclude?: (hit: GalleryHit) => boolean; floor?: number; gender?: Gender } = {}): GalleryHit[] {
     // Ask for more neighbours than identities wanted: several of the nearest faces may be one person.
     const k = Math.min(this.size, Math.max(50, top * 20));
+    const code = opts.gender ? GENDER_CODE[opts.gender] : undefined;
+    const allow = code === undefined ? undefined : (label: number) => this.rows[label]?.[9] === code;
     const hits = this.vectors
-      .search(descriptor, k)
+      .search(descriptor, k, allow)
       .map(({ label, cosine }) => ({ ...this.face(label), faceId: label, cosine, similarity: toPercent(cosine, opts.floor) }))
       .filter((hit) => !opts.exclude?.(hit));
     return bestPerIdentity(hits, top);

@@ -17,11 +17,19 @@ export type FailureCode =
   | 'not_a_video'
   | 'no_video_stream'
   | 'video_too_long'
-  | 'corrupt_video';
+  | 'corrupt_video'
+  /** A face number beyond the faces found in the photo. */
+  | 'no_such_face'
+  /** A gallery's metadata file (people.csv) that breaks its rules. */
+  | 'bad_metadata'
+  /** Compare with women or men only, and the gallery has no one marked so. */
+  | 'gender_unavailable';
 
 export interface Failure {
   code: FailureCode;
   message: string;
+  /** no_such_face: how many faces the photo has. */
+  faces?: number;
 }
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: Failure };

@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import type * as pgSchema from './schema.pg.ts';
 import type * as sqliteSchema from './schema.sqlite.ts';
-import { isPlatform, type Platform } from './platform.ts';
+import { isCompareWith, isPlatform, type CompareWith, type Platform } from './platform.ts';
 import type { CelebrityCount, LeaderboardEntry, ListOptions, ResultRecord } from './types.ts';
 
 // The read queries, written once for both dialects and both bots. Both schemas use the same
@@ -94,4 +94,8 @@ export function checkUser(platform: Platform, userId: string): void {
 /** The newer of two names wins; a record stamped earlier than the stored name does not replace it. */
 export function newerNameWins(users: Tables['users']): SQL {
   return sql`${users.displayNameAt} is null or ${users.displayNameAt} <= excluded.display_name_at`;
+}
+
+export function checkCompareWith(value: CompareWith): void {
+  if (!isCompareWith(value)) throw new TypeError(`compareWith must be everyone, female or male, got ${JSON.stringify(value)}`);
 }

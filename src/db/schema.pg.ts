@@ -1,12 +1,12 @@
 import { sql } from 'drizzle-orm';
 import { bigint, boolean, check, doublePrecision, foreignKey, index, pgTable, primaryKey, text, timestamp } from 'drizzle-orm/pg-core';
-import { PLATFORMS } from './platform.ts';
+import { COMPARE_WITH, PLATFORMS } from './platform.ts';
 
 // PostgreSQL twin of schema.sqlite.ts: same tables, columns, keys and indexes; change both together
 // and regenerate both migration folders (see drizzle.pg.config.ts).
 // Privacy: no photo, crop or face descriptor is ever stored, only the outcome of a match.
 
-/** One row per chat user known to the bot: latest display name and the leaderboard opt-out. */
+/** One row per chat user known to the bot: latest display name, the leaderboard opt-out and their settings. */
 export const users = pgTable(
   'users',
   {
@@ -18,10 +18,13 @@ export const users = pgTable(
     // When the stored display name was seen, so a late, older record cannot overwrite a newer name.
     displayNameAt: timestamp('display_name_at', { withTimezone: true, mode: 'date' }),
     hidden: boolean('hidden').notNull().default(false),
+    // Whom they are compared with (/settings); removed with the row by /forget.
+    compareWith: text('compare_with', { enum: COMPARE_WITH }).notNull().default('everyone'),
   },
   (t) => [
     primaryKey({ name: 'users_pk', columns: [t.platform, t.userId] }),
     check('users_platform_check', sql`${t.platform} in ('telegram', 'discord')`),
+    check('users_compare_with_check', sql`${t.compareWith} in ('everyone', 'female', 'male')`),
   ],
 );
 

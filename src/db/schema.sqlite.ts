@@ -1,12 +1,12 @@
 import { sql } from 'drizzle-orm';
 import { check, foreignKey, index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
-import { PLATFORMS } from './platform.ts';
+import { COMPARE_WITH, PLATFORMS } from './platform.ts';
 
 // SQLite twin of schema.pg.ts: same tables, columns, keys and indexes; change both together and
 // regenerate both migration folders (see drizzle.sqlite.config.ts).
 // Privacy: no photo, crop or face descriptor is ever stored, only the outcome of a match.
 
-/** One row per chat user known to the bot: latest display name and the leaderboard opt-out. */
+/** One row per chat user known to the bot: latest display name, the leaderboard opt-out and their settings. */
 export const users = sqliteTable(
   'users',
   {
@@ -18,6 +18,10 @@ export const users = sqliteTable(
     // When the stored display name was seen, so a late, older record cannot overwrite a newer name.
     displayNameAt: integer('display_name_at', { mode: 'timestamp_ms' }),
     hidden: integer('hidden', { mode: 'boolean' }).notNull().default(false),
+    // Whom they are compared with (/settings); removed with the row by /forget. No CHECK here, unlike
+    // PostgreSQL: drizzle-kit adds a SQLite check by rebuilding the table, whose DROP would cascade to
+    // match_results; the store checks the value before writing it.
+    compareWith: text('compare_with', { enum: COMPARE_WITH }).notNull().default('everyone'),
   },
   (t) => [
     primaryKey({ name: 'users_pk', columns: [t.platform, t.userId] }),

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { logger } from '../log.ts';
 import { migrationsDir } from './migrations.ts';
 import {
-  checkRecord, checkUser, leaderboardQuery, listLimit, newerNameWins, toCelebrityCounts, toLeaderboard, topCelebritiesQuery,
+  checkCompareWith, checkRecord, checkUser, leaderboardQuery, listLimit, newerNameWins, toCelebrityCounts, toLeaderboard, topCelebritiesQuery,
 } from './queries.ts';
 import * as schema from './schema.pg.ts';
 import type { Store } from './types.ts';
@@ -94,6 +94,21 @@ class PgStore implements Store {
     const [row] = await this.db.select({ hidden: users.hidden }).from(users)
       .where(and(eq(users.platform, platform), eq(users.userId, userId)));
     return row?.hidden ?? false;
+  }
+
+  async compareWith(...[platform, userId]: Parameters<Store['compareWith']>) {
+    checkUser(platform, userId);
+    const [row] = await this.db.select({ compareWith: users.compareWith }).from(users)
+      .where(and(eq(users.platform, platform), eq(users.userId, userId)));
+    return row?.compareWith ?? 'everyone';
+  }
+
+  async setCompareWith(...[platform, userId, compareWith]: Parameters<Store['setCompareWith']>): Promise<void> {
+    checkUser(platform, userId);
+    checkCompareWith(compareWith);
+    await this.db.insert(users)
+      .values({ platform, userId, compareWith })
+      .onConflictDoUpdate({ target: [users.platform, users.userId], set: { compareWith } });
   }
 
   async forgetUser(...[platform, userId]: Parameters<Store['forgetUser']>) {

@@ -7,7 +7,7 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import { logger } from '../log.ts';
 import { migrationsDir } from './migrations.ts';
 import {
-  checkRecord, checkUser, leaderboardQuery, listLimit, newerNameWins, toCelebrityCounts, toLeaderboard, topCelebritiesQuery,
+  checkCompareWith, checkRecord, checkUser, leaderboardQuery, listLimit, newerNameWins, toCelebrityCounts, toLeaderboard, topCelebritiesQuery,
 } from './queries.ts';
 import * as schema from './schema.sqlite.ts';
 import type { Store } from './types.ts';
@@ -101,6 +101,23 @@ class SqliteStore implements Store {
       .where(and(eq(users.platform, platform), eq(users.userId, userId)))
       .get();
     return row?.hidden ?? false;
+  }
+
+  async compareWith(...[platform, userId]: Parameters<Store['compareWith']>) {
+    checkUser(platform, userId);
+    const row = this.db.select({ compareWith: users.compareWith }).from(users)
+      .where(and(eq(users.platform, platform), eq(users.userId, userId)))
+      .get();
+    return row?.compareWith ?? 'everyone';
+  }
+
+  async setCompareWith(...[platform, userId, compareWith]: Parameters<Store['setCompareWith']>): Promise<void> {
+    checkUser(platform, userId);
+    checkCompareWith(compareWith);
+    this.db.insert(users)
+      .values({ platform, userId, compareWith })
+      .onConflictDoUpdate({ target: [users.platform, users.userId], set: { compareWith } })
+      .run();
   }
 
   async forgetUser(...[platform, userId]: Parameters<Store['forgetUser']>) {

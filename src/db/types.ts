@@ -1,6 +1,6 @@
-import type { Platform } from './platform.ts';
+import type { CompareWith, Platform } from './platform.ts';
 
-export type { Platform };
+export type { CompareWith, Platform };
 
 /** The outcome of one match, as a bot reports it. No image or face descriptor: those are never stored. */
 export interface ResultRecord {
@@ -44,7 +44,10 @@ export interface Store {
   topCelebrities(platform: Platform, chatId: string, opts?: ListOptions): Promise<CelebrityCount[]>;
   setHidden(platform: Platform, userId: string, hidden: boolean): Promise<void>;
   isHidden(platform: Platform, userId: string): Promise<boolean>;
-  /** Deletes every result of the user in every chat, their display name and their hidden flag. */
+  /** Whom the user is compared with ('everyone' until they choose). */
+  compareWith(platform: Platform, userId: string): Promise<CompareWith>;
+  setCompareWith(platform: Platform, userId: string, value: CompareWith): Promise<void>;
+  /** Deletes every result of the user in every chat, their display name, hidden flag and settings. */
   forgetUser(platform: Platform, userId: string): Promise<{ deletedResults: number }>;
   close(): Promise<void>;
 }

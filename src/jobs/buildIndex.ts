@@ -9,6 +9,7 @@ import { fail, ok, type Result } from '../core/result.ts';
 import { logger } from '../log.ts';
 import { listGalleryImages } from './galleryFolder.ts';
 import { swapInto } from './indexSwap.ts';
+import { readPeopleCsv } from './peopleCsv.ts';
 import { galleryInfoOf, type FaceTaskResult } from './pool/messages.ts';
 import { buildIdOf, startFaceRunner } from './pool/runner.ts';
 import type { QueueSettings } from '../queue/settings.ts';
@@ -57,13 +58,16 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<Result<BuildS
   if (images.length === 0) {
     return fail('empty_index', `No images found in ${opts.folder}: expected <folder>/<Person_Name>/*.jpg`);
   }
+  // Checked before any image is opened: a bad people.csv stops the build with nothing changed.
+  const people = readPeopleCsv(opts.folder);
+  if (!people.ok) return people;
   // The pool's workers decode, detect and embed as the engine does for a user's photo (full-size
   // decode, the detector's largest face, model chip and display crop); the gallery is written here,
   // in folder order.
   const started = performance.now();
   const model = opts.model ?? 'default';
   const detector = opts.detector ?? DEFAULT_DETECTOR;
-  const prepare = { thumbnailSize: THUMBNAIL_SIZE, decodeMaxSide: null };
+  const prepare = { thumbnailSize: THUMBNAIL_SIZE, decodeMaxSide: null, photoYear: true };
   const pool = await startFaceRunner(
     {
       model,
@@ -114,7 +118,22 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<Result<BuildS
         skippedFiles.push({ path: img.path, reason: r.code });
         return;
       }
-      gallery.add({ name: img.name, image: path.resolve(img.path), box: r.box, source: r.source }, r.descriptor, r.thumbnail);
+      const person = people.value.get(img.name);
+      // The age is the photo's year less the birth year: a year too many for a photo taken before that year's birthday.
+      const age = r.photoYear !== undefined && person?.birthYear !== undefined ? r.photoYear - person.birthYear : undefined;
+      gallery.add(
+        {
+          name: img.name,
+          image: path.resolve(img.path),
+          box: r.box,
+          source: r.source,
+          ...(person?.gender ? { gender: person.gender } : {}),
+          ...(r.photoYear !== undefined ? { photoYear: r.photoYear } : {}),
+          ...(age !== undefined ? { age } : {}),
+        },
+        r.descriptor,
+        r.thumbnail,
+      );
     });
     await gallery.save();
   } catch (err) {

@@ -4,7 +4,7 @@
 
 export interface MatchJobData {
   platform: string;
-  kind: 'photo' | 'video';
+  kind: 'photo' | 'video' | 'morph';
   /** Date.now() when the front end admitted the request: the request's timeout runs from here, queue included. */
   admittedAt: number;
 }

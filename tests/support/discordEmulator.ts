@@ -26,7 +26,7 @@ import {
   type APIMessage,
   type APIUser,
   type ChannelFlags,
-  type EmbedType,
+  EmbedType,
   type GuildMemberFlags,
   type UserFlags,
 } from 'discord.js';
@@ -56,6 +56,8 @@ const ALL_INTENTS = Object.values(GatewayIntentBits)
 const ALLOWED_MESSAGE_FLAGS = MessageFlags.SuppressEmbeds | MessageFlags.Ephemeral | MessageFlags.SuppressNotifications | MessageFlags.IsComponentsV2;
 // Everything but Administrator: what a bot added with a generous invite gets.
 const MEMBER_PERMISSIONS = '2248473465835073';
+// In a user-installed app's DM: send messages, embed links, attach files, use external emojis.
+const DM_PERMISSIONS = '2147633152';
 
 export interface FileSpec {
   bytes: Buffer;
@@ -118,6 +120,24 @@ export interface InteractionState {
   original: APIMessage | null | 'deleted';
   answers: Answer[];
   followups: APIMessage[];
+}
+
+/**
+ * A link in a message that Discord unfurls into an embed: an image link (type 'image', the picture as
+ * the embed's thumbnail) or an animated GIF link (type 'gifv', Discord's MP4 of it as the video). The
+ * file is served from the emulator's media proxy (proxy_url); the link's own url is never served.
+ */
+export interface LinkEmbedSpec {
+  type: 'image' | 'gifv';
+  url: string;
+  file: FileSpec;
+}
+
+/** Who invokes a command where: a locale other than en-US, or a DM with the bot of a user who installed the app. */
+export interface InvokeOptions {
+  locale?: string;
+  /** In the user's DM with the bot (context 1, user-installed), not in the guild's channel. */
+  dm?: boolean;
 }
 
 export interface PostedInteraction {
@@ -210,6 +230,7 @@ export class DiscordEmulator {
   private readonly cdn = new Map<string, StoredFile>();
   private readonly avatars = new Map<string, Buffer>();
   private readonly messages = new Map<string, APIMessage>();
+  private readonly dmChannels = new Map<string, string>();
   private readonly byToken = new Map<string, string>();
   private readonly waiters = new Set<() => void>();
   private readonly injected: (InjectedError & { left: number })[] = [];
@@ -344,10 +365,12 @@ export class DiscordEmulator {
   }
 
   /** A message in a guild channel, as another user posts it. The bot hears nothing: it has no message intents. */
-  async postMessage(guild: EmulatedGuild, author: APIUser, opts: { content?: string; files?: FileSpec[] } = {}): Promise<APIMessage> {
+  async postMessage(guild: EmulatedGuild, author: APIUser, opts: { content?: string; files?: FileSpec[]; embeds?: LinkEmbedSpec[] } = {}): Promise<APIMessage> {
     const channel = guild.channels[0]!;
     const attachments: APIAttachment[] = [];
     for (const file of opts.files ?? []) attachments.push(await this.storeAttachment(`/attachments/${channel.id}`, file));
+    const embeds: APIEmbed[] = [];
+    for (const link of opts.embeds ?? []) embeds.push(await this.linkEmbed(link));
     const message: APIMessage = {
       id: this.snowflake(),
       channel_id: channel.id,
@@ -360,7 +383,7 @@ export class DiscordEmulator {
       mentions: [],
       mention_roles: [],
       attachments,
-      embeds: [],
+      embeds,
       pinned: false,
       type: MessageType.Default,
       flags: 0 as MessageFlags,
@@ -371,8 +394,8 @@ export class DiscordEmulator {
   }
 
   /** Invokes a registered chat-input command. Options are checked against the command's definition. */
-  async slashCommand(guild: EmulatedGuild, user: APIUser, name: string, options: Record<string, OptionInput> = {}): Promise<PostedInteraction> {
-    const command = this.findCommand(guild.id, name, ApplicationCommandType.ChatInput);
+  async slashCommand(guild: EmulatedGuild, user: APIUser, name: string, options: Record<string, OptionInput> = {}, invoke: InvokeOptions = {}): Promise<PostedInteraction> {
+    const command = this.findCommand(guild.id, name, ApplicationCommandType.ChatInput, invoke);
     const resolved: APIInteractionDataResolved = {};
     const given: APIApplicationCommandInteractionDataOption[] = [];
     const defined = (command.options ?? []) as APIApplicationCommandOption[];
@@ -392,12 +415,12 @@ export class DiscordEmulator {
       ...(given.length > 0 ? { options: given } : {}),
       ...(Object.keys(resolved).length > 0 ? { resolved } : {}),
     };
-    return this.postInteraction(guild, user, data);
+    return this.postInteraction(guild, user, data, invoke);
   }
 
   /** Invokes a registered message context-menu command on a message. */
-  async messageCommand(guild: EmulatedGuild, user: APIUser, name: string, target: APIMessage): Promise<PostedInteraction> {
-    const command = this.findCommand(guild.id, name, ApplicationCommandType.Message);
+  async messageCommand(guild: EmulatedGuild, user: APIUser, name: string, target: APIMessage, invoke: InvokeOptions = {}): Promise<PostedInteraction> {
+    const command = this.findCommand(guild.id, name, ApplicationCommandType.Message, invoke);
     const data = {
       id: command.id,
       name: command.name,
@@ -406,7 +429,7 @@ export class DiscordEmulator {
       target_id: target.id,
       resolved: { messages: { [target.id]: target } },
     };
-    return this.postInteraction(guild, user, data);
+    return this.postInteraction(guild, user, data, invoke);
   }
 
   // ------------------------------------------------------------------ the test side: observing
@@ -517,12 +540,35 @@ export class DiscordEmulator {
     return attachment;
   }
 
-  private findCommand(guildId: string, name: string, type: ApplicationCommandType): APIApplicationCommand {
+  private findCommand(guildId: string, name: string, type: ApplicationCommandType, invoke: InvokeOptions = {}): APIApplicationCommand {
+    // In a DM only global commands exist, and only those whose contexts include BotDM (1) for a user install (1).
     const command =
-      (this.guildCommands.get(guildId) ?? []).find((c) => c.name === name && c.type === type) ??
+      (invoke.dm ? [] : (this.guildCommands.get(guildId) ?? [])).find((c) => c.name === name && c.type === type) ??
       this.globalCommands.find((c) => c.name === name && c.type === type);
-    if (!command) throw new Error(`no ${ApplicationCommandType[type]} command "${name}" is registered for guild ${guildId}`);
+    if (!command) throw new Error(`no ${ApplicationCommandType[type]} command "${name}" is registered for ${invoke.dm ? 'DMs' : `guild ${guildId}`}`);
+    if (invoke.dm && !(command.contexts?.includes(1) && command.integration_types?.includes(1))) {
+      throw new Error(`"${name}" is not offered in DMs of a user install (contexts ${JSON.stringify(command.contexts)}, integration_types ${JSON.stringify(command.integration_types)})`);
+    }
     return command;
+  }
+
+  /** The id of a user's DM channel with the bot (one per user, made on first use). */
+  private dmChannelOf(user: APIUser): string {
+    let id = this.dmChannels.get(user.id);
+    if (!id) this.dmChannels.set(user.id, (id = this.snowflake()));
+    return id;
+  }
+
+  private async linkEmbed(link: LinkEmbedSpec): Promise<APIEmbed> {
+    const id = this.snowflake();
+    const path = `/external/${id}/${encodeURIComponent(link.file.filename)}`;
+    this.cdn.set(path, { bytes: link.file.bytes, contentType: link.file.contentType ?? 'application/octet-stream' });
+    const proxied = `${this.baseUrl}${this.sign(path)}`;
+    if (link.type === 'image') {
+      const meta = await sharp(link.file.bytes).metadata();
+      return { type: EmbedType.Image, url: link.url, thumbnail: { url: link.url, proxy_url: proxied, width: meta.width, height: meta.height } };
+    }
+    return { type: EmbedType.GIFV, url: link.url, provider: { name: 'Tenor', url: 'https://tenor.com' }, video: { url: link.url, proxy_url: proxied, width: 480, height: 270 } };
   }
 
   private memberPayload(guild: EmulatedGuild, userId: string): Omit<APIGuildMember, 'user'> & { permissions: string } {
@@ -580,14 +626,35 @@ export class DiscordEmulator {
     }
   }
 
-  private async postInteraction(guild: EmulatedGuild, user: APIUser, data: object): Promise<PostedInteraction> {
-    const session = [...this.sessions].find((s) => s.identified && this.shardOf(guild.id, s.shard[1]) === s.shard[0]);
+  private async postInteraction(guild: EmulatedGuild, user: APIUser, data: object, invoke: InvokeOptions = {}): Promise<PostedInteraction> {
+    // DMs reach shard 0, as Discord sends every DM event there.
+    const session = [...this.sessions].find((s) => s.identified && (invoke.dm ? s.shard[0] === 0 : this.shardOf(guild.id, s.shard[1]) === s.shard[0]));
     if (!session) throw new Error(`no gateway connection serves guild ${guild.name}`);
     const channel = guild.channels[0]!;
     const id = this.snowflake();
     // Like Discord's: base64 of "interaction:<id>:<secret>".
     const token = Buffer.from(`interaction:${id}:${randomBytes(48).toString('base64url')}`).toString('base64url');
-    const payload = {
+    const locale = invoke.locale ?? 'en-US';
+    const dmPayload = invoke.dm
+      ? ({
+          id,
+          application_id: this.applicationId,
+          type: InteractionType.ApplicationCommand,
+          data,
+          channel: { id: this.dmChannelOf(user), type: ChannelType.DM, recipients: [user], last_message_id: null, flags: 0 },
+          channel_id: this.dmChannelOf(user),
+          user,
+          token,
+          version: 1,
+          app_permissions: DM_PERMISSIONS,
+          locale,
+          entitlements: [],
+          authorizing_integration_owners: { '1': user.id },
+          context: 1,
+          attachment_size_limit: ATTACHMENT_LIMIT_BYTES,
+        } as unknown as APIInteraction)
+      : undefined;
+    const inGuild = (): APIInteraction => ({
       id,
       application_id: this.applicationId,
       type: InteractionType.ApplicationCommand,
@@ -600,13 +667,14 @@ export class DiscordEmulator {
       token,
       version: 1,
       app_permissions: MEMBER_PERMISSIONS,
-      locale: 'en-US',
+      locale,
       guild_locale: 'en-US',
       entitlements: [],
       authorizing_integration_owners: { '0': guild.id },
       context: 0,
       attachment_size_limit: ATTACHMENT_LIMIT_BYTES,
-    } as unknown as APIInteraction;
+    }) as unknown as APIInteraction;
+    const payload = dmPayload ?? inGuild();
     this.interactions.set(id, { id, token, payload, createdAt: Date.now(), acknowledged: null, original: null, answers: [], followups: [] });
     this.byToken.set(token, id);
     this.dispatch(session, GatewayDispatchEvents.InteractionCreate, payload);
@@ -1281,6 +1349,39 @@ function commandProblem(raw: Record<string, unknown>, type: number): Record<stri
   }
   for (const ctx of (raw.contexts ?? []) as unknown[]) {
     if (ctx !== 0 && ctx !== 1 && ctx !== 2) return { contexts: fieldError('BASE_TYPE_CHOICES', 'Value must be one of {0, 1, 2}.') };
+  }
+  for (const it of (raw.integration_types ?? []) as unknown[]) {
+    if (it !== 0 && it !== 1) return { integration_types: fieldError('BASE_TYPE_CHOICES', 'Value must be one of {0, 1}.') };
+  }
+  const chat = type === ApplicationCommandType.ChatInput;
+  const names = localizationProblem(raw.name_localizations, (v) => (chat ? CHAT_NAME.test(v) && v === v.toLowerCase() : v.length >= 1 && v.length <= 32));
+  if (names) return { name_localizations: names };
+  const descriptions = localizationProblem(raw.description_localizations, (v) => v.length >= 1 && v.length <= 100);
+  if (descriptions) return { description_localizations: descriptions };
+  for (const [i, o] of ((raw.options ?? []) as Record<string, unknown>[]).entries()) {
+    const optionNames = localizationProblem(o.name_localizations, (v) => CHAT_NAME.test(v) && v === v.toLowerCase());
+    const optionDescriptions = localizationProblem(o.description_localizations, (v) => v.length >= 1 && v.length <= 100);
+    if (optionNames || optionDescriptions) return { options: { [i]: { ...(optionNames ? { name_localizations: optionNames } : {}), ...(optionDescriptions ? { description_localizations: optionDescriptions } : {}) } } };
+    for (const [j, c] of ((o.choices ?? []) as Record<string, unknown>[]).entries()) {
+      const choiceNames = localizationProblem(c.name_localizations, (v) => v.length >= 1 && v.length <= 100);
+      if (choiceNames) return { options: { [i]: { choices: { [j]: { name_localizations: choiceNames } } } } };
+    }
+  }
+  return undefined;
+}
+
+/** Discord's locales (https://discord.com/developers/docs/reference#locales). */
+const LOCALES = new Set([
+  'id', 'da', 'de', 'en-GB', 'en-US', 'es-ES', 'es-419', 'fr', 'hr', 'it', 'lt', 'hu', 'nl', 'no', 'pl', 'pt-BR', 'ro', 'fi', 'sv-SE',
+  'vi', 'tr', 'cs', 'el', 'bg', 'ru', 'uk', 'hi', 'th', 'zh-CN', 'ja', 'zh-TW', 'ko',
+]);
+
+function localizationProblem(map: unknown, valid: (value: string) => boolean): Record<string, unknown> | undefined {
+  if (map === undefined || map === null) return undefined;
+  if (typeof map !== 'object') return fieldError('DICT_TYPE_CONVERT', 'Only dictionaries may be used in a DictType');
+  for (const [locale, value] of Object.entries(map as Record<string, unknown>)) {
+    if (!LOCALES.has(locale)) return { [locale]: fieldError('LOCALE_INVALID', `Invalid locale: ${locale}`) };
+    if (typeof value !== 'string' || !valid(value)) return { [locale]: fieldError('APPLICATION_COMMAND_INVALID_NAME', 'Invalid localized value') };
   }
   return undefined;
 }

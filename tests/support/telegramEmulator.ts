@@ -52,6 +52,25 @@ export interface Message {
   video_note?: VideoNoteFile;
   animation?: VideoFile;
   reply_to_message?: Message;
+  reply_markup?: InlineKeyboardMarkup;
+}
+
+export interface InlineKeyboardButton {
+  text: string;
+  callback_data?: string;
+}
+
+export interface InlineKeyboardMarkup {
+  inline_keyboard: InlineKeyboardButton[][];
+}
+
+/** A press of an inline button, as the Bot API sends it. */
+export interface CallbackQuery {
+  id: string;
+  from: User;
+  message?: Message;
+  chat_instance: string;
+  data?: string;
 }
 
 /** Video, animation and video note fields as the Bot API sends them (durations in seconds). */
@@ -77,6 +96,7 @@ export interface VideoNoteFile {
 export interface Update {
   update_id: number;
   message?: Message;
+  callback_query?: CallbackQuery;
 }
 
 export interface UploadedFile {
@@ -96,7 +116,7 @@ export interface ApiCall {
   /** What the user sees: text or caption with HTML markup resolved. */
   text?: string;
   replyToMessageId?: number;
-  /** For sendPhoto, sendDocument and editMessageMedia: the bytes of the picture or file sent. */
+  /** For sendPhoto, sendDocument, sendAnimation and editMessageMedia: the bytes of the picture or file sent. */
   media?: Buffer;
   ok: boolean;
   result?: unknown;
@@ -180,6 +200,9 @@ export class TelegramEmulator {
   private nextGroupId = 4_000_001;
   private nextUpdateId = 700_000_001;
   private nextFileSeq = 1;
+  private nextCallbackId = 4_000_000_000_001;
+  private readonly callbackQueries = new Map<string, CallbackQuery>();
+  private readonly answeredQueries = new Set<string>();
   private readonly chats = new Map<number, Chat>();
   private readonly messages = new Map<number, Map<number, Message>>();
   private readonly lastMessageId = new Map<number, number>();
@@ -378,6 +401,26 @@ export class TelegramEmulator {
       ? { animation: file, document: { file_id: file.file_id, file_unique_id: file.file_unique_id, file_name: 'animation.mp4', mime_type: 'video/mp4', file_size: file.file_size } }
       : { video: file };
     return this.userMessage(from, chat, { ...fields, ...this.captionFields(opts.caption) }, opts.replyTo);
+  }
+
+  /**
+   * A user presses an inline keyboard button of a bot message: a callback_query update with the button's
+   * data, as the app sends it. Throws if the message has no such button.
+   */
+  pressButton(from: User, message: Message, text: string | RegExp): CallbackQuery {
+    const current = this.messages.get(message.chat.id)?.get(message.message_id) ?? message;
+    const button = current.reply_markup?.inline_keyboard.flat().find((b) => (typeof text === 'string' ? b.text === text : text.test(b.text)));
+    if (!button?.callback_data) throw new Error(`message ${message.message_id} has no button ${String(text)}`);
+    const query: CallbackQuery = {
+      id: String(this.nextCallbackId++),
+      from,
+      message: current,
+      chat_instance: String(message.chat.id),
+      data: button.callback_data,
+    };
+    this.callbackQueries.set(query.id, query);
+    this.sendUpdate({ callback_query: query });
+    return query;
   }
 
   /** Queues any update the helpers above do not build (update_id is assigned here). */
@@ -771,6 +814,25 @@ export class TelegramEmulator {
         const photo = await this.storePhoto(bytes);
         return this.botMessage(chat, p, call, { photo, ...this.caption(p) });
       }
+      case 'sendAnimation': {
+        const chat = this.chat(p);
+        const bytes = this.inputFile(p, 'animation', UPLOAD_LIMIT_BYTES);
+        if (bytes.length === 0) throw bad('file must be non-empty');
+        call.media = bytes;
+        const upload = p.files.animation;
+        const stored = this.storeFile(bytes, 'animations', extension(upload?.filename ?? '') || 'mp4');
+        const animation: VideoFile = {
+          file_id: stored.fileId,
+          file_unique_id: stored.fileUniqueId,
+          width: p.int('width') ?? 0,
+          height: p.int('height') ?? 0,
+          duration: p.int('duration') ?? 0,
+          mime_type: upload?.mimeType === 'image/gif' ? 'image/gif' : 'video/mp4',
+          ...(upload ? { file_name: upload.filename } : {}),
+          file_size: bytes.length,
+        };
+        return this.botMessage(chat, p, call, { animation, ...this.caption(p) });
+      }
       case 'sendDocument': {
         const chat = this.chat(p);
         const bytes = this.inputFile(p, 'document', UPLOAD_LIMIT_BYTES);
@@ -791,9 +853,12 @@ export class TelegramEmulator {
         if (message.text === undefined) throw bad('there is no text in the message to edit');
         const { text, entities } = this.formatted(p, 'text', 4096);
         if (!text.trim()) throw bad('message text is empty');
-        if (text === message.text) throw bad('message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message');
+        const markup = this.replyMarkup(p);
+        if (text === message.text && JSON.stringify(markup) === JSON.stringify(message.reply_markup)) {
+          throw bad('message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message');
+        }
         call.text = text;
-        return this.edit(message, { text, ...(entities.length ? { entities } : { entities: undefined }) });
+        return this.edit(message, { text, ...(entities.length ? { entities } : { entities: undefined }), reply_markup: markup });
       }
       case 'editMessageCaption': {
         const message = this.editable(p);
@@ -831,9 +896,16 @@ export class TelegramEmulator {
         const result: TgFile = { file_id: file.fileId, file_unique_id: file.fileUniqueId, file_size: size, file_path: file.localPath ?? file.filePath };
         return result;
       }
-      case 'answerCallbackQuery':
-        if (!p.str('callback_query_id')) throw bad('query is too old and response timeout expired or query ID is invalid');
+      case 'answerCallbackQuery': {
+        const id = p.str('callback_query_id');
+        if (!id || !this.callbackQueries.has(id)) throw bad('query is too old and response timeout expired or query ID is invalid');
+        if (this.answeredQueries.has(id)) throw bad('query is too old and response timeout expired or query ID is invalid');
+        this.answeredQueries.add(id);
+        const text = p.str('text');
+        if (text !== undefined && text.length > 200) throw bad('MESSAGE_TOO_LONG');
+        if (text !== undefined) call.text = text;
         return true;
+      }
       default:
         throw new ApiError(404, 'Not Found');
     }
@@ -896,7 +968,23 @@ export class TelegramEmulator {
       if (!reply && !allow) throw bad('message to be replied not found');
     }
     call.text = content.text ?? content.caption;
-    return this.addMessage(chat, { from: this.bot, ...content, ...(reply ? { reply_to_message: stripReply(reply) } : {}) });
+    const markup = this.replyMarkup(p);
+    return this.addMessage(chat, { from: this.bot, ...content, ...(reply ? { reply_to_message: stripReply(reply) } : {}), ...(markup ? { reply_markup: markup } : {}) });
+  }
+
+  /** An inline keyboard, checked as the Bot API checks it (callback_data of 1 to 64 bytes). */
+  private replyMarkup(p: Params): InlineKeyboardMarkup | undefined {
+    const markup = p.json('reply_markup') as InlineKeyboardMarkup | undefined;
+    if (markup === undefined) return undefined;
+    if (!Array.isArray(markup?.inline_keyboard)) throw bad("can't parse reply keyboard markup JSON object");
+    for (const row of markup.inline_keyboard) {
+      for (const button of row) {
+        if (typeof button.text !== 'string' || button.text === '') throw bad('BUTTON_TEXT_INVALID');
+        const size = Buffer.byteLength(button.callback_data ?? '');
+        if (size < 1 || size > 64) throw bad('BUTTON_DATA_INVALID');
+      }
+    }
+    return markup;
   }
 
   private editable(p: Params): Message {
@@ -970,7 +1058,7 @@ const METHOD_NAMES = new Map(
   [
     'getMe', 'getUpdates', 'setWebhook', 'deleteWebhook', 'getWebhookInfo', 'setMyCommands', 'getMyCommands',
     'deleteMyCommands', 'sendChatAction', 'sendMessage', 'sendPhoto', 'sendDocument', 'editMessageText',
-    'editMessageCaption', 'editMessageMedia', 'getFile', 'answerCallbackQuery',
+    'editMessageCaption', 'editMessageMedia', 'getFile', 'answerCallbackQuery', 'sendAnimation',
   ].map((m) => [m.toLowerCase(), m]),
 );
 

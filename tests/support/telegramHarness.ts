@@ -82,16 +82,18 @@ export async function withHarness<T>(opts: HarnessOptions, fn: (h: Harness) => P
   }
 }
 
-/** The bot's answer to a message: its first sendMessage or sendPhoto that quotes it. */
+const ANSWERS = new Set(['sendMessage', 'sendPhoto', 'sendAnimation']);
+
+/** The bot's answer to a message: its first sendMessage, sendPhoto or sendAnimation that quotes it. */
 export function answerTo(emu: TelegramEmulator, message: Message, timeoutMs = 30_000): Promise<ApiCall> {
-  return emu.waitFor((c) => c.ok && (c.method === 'sendMessage' || c.method === 'sendPhoto') && c.chatId === message.chat.id && c.replyToMessageId === message.message_id, {
+  return emu.waitFor((c) => c.ok && ANSWERS.has(c.method) && c.chatId === message.chat.id && c.replyToMessageId === message.message_id, {
     timeoutMs,
   });
 }
 
 /** Every answer (successful sendMessage or sendPhoto) quoting this message so far. */
 export function answersTo(emu: TelegramEmulator, message: Message): ApiCall[] {
-  return emu.calls.filter((c) => c.ok && (c.method === 'sendMessage' || c.method === 'sendPhoto') && c.chatId === message.chat.id && c.replyToMessageId === message.message_id);
+  return emu.calls.filter((c) => c.ok && ANSWERS.has(c.method) && c.chatId === message.chat.id && c.replyToMessageId === message.message_id);
 }
 
 /** An engine for tests whose inputs must be refused before matching: reaching it fails the test. */

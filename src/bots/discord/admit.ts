@@ -3,6 +3,7 @@ import type { Admitted } from '../shared/limits.ts';
 import { PLATFORM, type DiscordBotDeps } from './deps.ts';
 import { discordJob, type DiscordJobSpec } from './jobs.ts';
 import { refuse } from './respond.ts';
+import { tFor } from './language.ts';
 import { discordReplyText } from './texts.ts';
 
 /**
@@ -31,7 +32,7 @@ export async function admitAndDefer(interaction: CommandInteraction, deps: Disco
     },
     remote: async () => ((await defer()) ? discordJob(interaction, job) : null),
   });
-  if (admission.status === 'rate_limited') return refuse(interaction, discordReplyText('rate_limited', { retryAfterSec: admission.retryAfterSec }));
-  if (admission.status === 'busy') return refuse(interaction, discordReplyText('busy'));
+  if (admission.status === 'rate_limited') return refuse(interaction, discordReplyText(tFor(interaction), 'rate_limited', { retryAfterSec: admission.retryAfterSec }));
+  if (admission.status === 'busy') return refuse(interaction, discordReplyText(tFor(interaction), 'busy'));
   deps.jobs.track(admission.done);
 }

@@ -9,6 +9,7 @@ import { LocalRouter, type RequestRouter } from '../shared/router.ts';
 import { messageCommands, slashCommands, type Command } from './commands/index.ts';
 import { DISCORD_FILE_LIMIT_BYTES, type DiscordBotDeps } from './deps.ts';
 import { refuse } from './respond.ts';
+import { tFor } from './language.ts';
 import { discordReplyText } from './texts.ts';
 
 // The one place where the Discord bot is put together: interactions in, the matching command's
@@ -62,18 +63,18 @@ export function attachDiscordBot(client: Client, opts: DiscordBotOptions): Disco
     if (!interaction.isChatInputCommand() && !interaction.isMessageContextMenuCommand()) return;
     const context = { interactionId: interaction.id, command: interaction.commandName, guildId: interaction.guildId, userId: interaction.user.id };
     try {
-      if (!accepting) return await refuse(interaction, discordReplyText('restarting'));
+      if (!accepting) return await refuse(interaction, discordReplyText(tFor(interaction), 'restarting'));
       // Each map holds its own interaction type; the lookup keeps the pair together.
       const command = (interaction.isChatInputCommand() ? slash.get(interaction.commandName) : message.get(interaction.commandName)) as
         | Command<CommandInteraction>
         | undefined;
       if (!command) {
         log.warn(context, 'interaction for a command this bot does not have (stale registration?)');
-        return await refuse(interaction, discordReplyText('unknown_command'));
+        return await refuse(interaction, discordReplyText(tFor(interaction), 'unknown_command'));
       }
       await command.execute(interaction, deps);
     } catch (err) {
-      const text = reportInternalError(log, err, context);
+      const text = reportInternalError(log, err, context, tFor(interaction));
       await refuse(interaction, text).catch((sendErr: unknown) => log.warn({ ...context, err: sendErr }, 'could not send the error reply'));
     }
   };

@@ -1,17 +1,22 @@
 import type { CommandInteraction } from 'discord.js';
+import type { FaceChoice } from '../../core/engineTypes.ts';
 import { jobId, type MatchJob, type MatchJobData } from '../../queue/matchJobs.ts';
 import { PLATFORM } from './deps.ts';
-import type { PhotoSource } from './media.ts';
-import { displayNameOf } from './respond.ts';
+import type { PhotoSource, VideoSource } from './media.ts';
+import { displayNameOf, type Subject } from './respond.ts';
 
 // A Discord request as a queue job. The front end has deferred the reply; the worker answers through
 // the interaction's webhook with its token (valid 15 minutes from the interaction, no bot token needed)
 // and downloads the picture from its URL. The token is the job's only secret: the job is deleted when
 // it ends, and logs cut interaction tokens out of any URL.
+// The user's language travels as the interaction's locale; the face asked for and the `gender` option
+// (when given) travel in the spec; the stored gender setting is read by the worker from the shared
+// database. A source is an attachment's or an embed's URL (Discord's CDN or media proxy), or an avatar's.
 
 export type DiscordJobSpec =
-  | { kind: 'photo'; source: PhotoSource; subject: string }
-  | { kind: 'video'; source: PhotoSource & { kind: 'attachment' }; maxBytes: number };
+  | { kind: 'photo'; source: PhotoSource; subject: Subject; face?: FaceChoice; genderOption?: string | null }
+  | { kind: 'video'; source: VideoSource; maxBytes: number; subject?: Subject; genderOption?: string | null }
+  | { kind: 'morph'; source: PhotoSource; face?: FaceChoice };
 
 export type DiscordJob = MatchJobData & {
   platform: typeof PLATFORM;

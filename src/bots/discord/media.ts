@@ -5,7 +5,15 @@ import type { Attachment, GuildMember, ImageURLOptions, User } from 'discord.js'
 
 export type PhotoSource =
   | { kind: 'attachment'; url: string; size: number }
-  | { kind: 'avatar'; url: string };
+  | { kind: 'avatar'; url: string }
+  /** A picture a message shows through a link embed, by Discord's media proxy; its size is unknown until downloaded. */
+  | { kind: 'embed'; url: string };
+
+/** A video to stream: an attachment (size known) or an embed's video (size known only as it arrives). */
+export interface VideoSource {
+  url: string;
+  size?: number;
+}
 
 export type AttachmentVerdict =
   | { kind: 'image'; source: PhotoSource }
@@ -34,6 +42,33 @@ export function judgeAttachment(attachment: Pick<Attachment, 'contentType' | 'na
   if (attachment.size === 0) return { kind: 'empty' };
   if (attachment.size > maxBytes) return { kind: 'too_large' };
   return { kind: 'image', source: { kind: 'attachment', url: attachment.url, size: attachment.size } };
+}
+
+/**
+ * A picture or a video that a message shows only through a link embed (a pasted image link, a Tenor
+ * GIF). Only Discord's media proxy is fetched (proxyURL), never the site the link names.
+ */
+export interface EmbedMedia {
+  kind: 'image' | 'video';
+  url: string;
+}
+
+interface EmbedLike {
+  data: { type?: string };
+  image: { proxyURL?: string } | null;
+  thumbnail: { proxyURL?: string } | null;
+  video: { proxyURL?: string } | null;
+}
+
+export function pickEmbedMedia(embeds: readonly EmbedLike[]): EmbedMedia | undefined {
+  for (const embed of embeds) {
+    const type = embed.data.type;
+    // An animated GIF link arrives as a 'gifv' embed whose video is Discord's MP4 of it.
+    if ((type === 'gifv' || type === 'video') && embed.video?.proxyURL) return { kind: 'video', url: embed.video.proxyURL };
+    const still = embed.image?.proxyURL ?? (type === 'image' ? embed.thumbnail?.proxyURL : undefined);
+    if (still) return { kind: 'image', url: still };
+  }
+  return undefined;
 }
 
 /** The first attachment of a message that a user would call a picture (or, failing that, the first one). */

@@ -1,6 +1,6 @@
 import { EmbedBuilder, GuildMember, MessageFlags, type CommandInteraction } from 'discord.js';
-import type { MatchReport } from '../../core/engineTypes.ts';
-import { bestMatch, celebrityName, matchCaption, percent } from '../shared/format.ts';
+import { bestMatch, celebrityName, matchCaption, percent, photoAge, type CaptionReport } from '../shared/format.ts';
+import type { Translate } from '../shared/i18n.ts';
 import { EMBED_DESCRIPTION_LIMIT, EMBED_FIELD_LIMIT } from './deps.ts';
 import { discordMarkup } from './markup.ts';
 import { errorMessage } from './texts.ts';
@@ -38,28 +38,45 @@ export function displayNameOf(interaction: CommandInteraction): string {
   return (name || 'Someone').slice(0, 64);
 }
 
+/** Who is in the picture, for the embed's title: the asker, a named member, or a face in someone's message. */
+export type Subject = { kind: 'you' } | { kind: 'member'; name: string } | { kind: 'this_face' };
+
 /**
- * The embed around the reply picture: who looks like whom, how similar, and the runners-up. With several
- * faces the description lists each, largest first, like the rows of the picture.
+ * The embed around the reply picture: who looks like whom, how similar, the year and age of the
+ * celebrity's photo, and the runners-up. With several faces the description lists each, numbered from
+ * the left like the rows of the picture.
  */
-export function matchEmbed(report: MatchReport, opts: { subject: string; runnersUp: number }): EmbedBuilder {
+export function matchEmbed(report: CaptionReport, opts: { subject: Subject; runnersUp: number; t: Translate; pickHint?: string }): EmbedBuilder {
+  const { t } = opts;
   const best = bestMatch(report)!;
   const face = report.faces.find((f) => f.matches[0] === best)!;
   const name = celebrityName(best.name);
-  const verb = opts.subject === 'You' ? 'look' : 'looks';
+  const title =
+    opts.subject.kind === 'you'
+      ? t('discord.title_you', { name })
+      : opts.subject.kind === 'member'
+        ? t('discord.title_member', { who: opts.subject.name, name })
+        : t('discord.title_this_face', { name });
   const embed = new EmbedBuilder()
-    .setTitle(`${opts.subject} ${verb} like ${name}`.slice(0, 256))
+    .setTitle(title.slice(0, 256))
     .setColor(0x5865f2)
-    .addFields({ name: 'Top match', value: discordMarkup.escape(name).slice(0, EMBED_FIELD_LIMIT), inline: true }, { name: 'Similarity', value: percent(best.similarity), inline: true })
+    .addFields(
+      { name: t('discord.top_match'), value: discordMarkup.escape(name).slice(0, EMBED_FIELD_LIMIT), inline: true },
+      { name: t('discord.similarity'), value: percent(best.similarity), inline: true },
+    )
     .setImage(`attachment://${REPLY_FILE_NAME}`);
+  const when = photoAge(best, t);
+  if (when) embed.addFields({ name: t('discord.photo'), value: when, inline: true });
   const rest = face.matches.slice(1, 1 + opts.runnersUp);
   if (rest.length > 0) {
     const lines = rest.map((m) => `${discordMarkup.escape(celebrityName(m.name))} ${percent(m.similarity)}`).join('\n');
-    embed.addFields({ name: 'Runners-up', value: lines.slice(0, EMBED_FIELD_LIMIT) });
+    embed.addFields({ name: t('discord.runners_up'), value: lines.slice(0, EMBED_FIELD_LIMIT) });
   }
   const faces = report.faces.filter((f) => f.matches.length > 0);
-  if (faces.length > 1) {
-    embed.setDescription(matchCaption(report, { markup: discordMarkup, maxLength: EMBED_DESCRIPTION_LIMIT, runnersUp: Math.min(opts.runnersUp, 2) }));
+  if (faces.length > 1 || (report.facesFound ?? faces.length) > faces.length) {
+    embed.setDescription(
+      matchCaption(report, { markup: discordMarkup, t, maxLength: EMBED_DESCRIPTION_LIMIT, runnersUp: Math.min(opts.runnersUp, 2), ...(opts.pickHint ? { pickHint: opts.pickHint } : {}) }),
+    );
   }
   return embed;
 }

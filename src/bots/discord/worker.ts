@@ -6,6 +6,8 @@ import { PLATFORM, type DiscordBotDeps } from './deps.ts';
 import type { DiscordJob } from './jobs.ts';
 import { answer as answerPhoto } from './photoRequest.ts';
 import { answer as answerVideo } from './videoRequest.ts';
+import { answerMorph } from './commands/morph.ts';
+import { tFor } from './language.ts';
 
 // A worker answering Discord requests: the front end deferred the reply, and the worker finishes the
 // interaction through its webhook (the interaction token; no gateway, no bot token), with the same code
@@ -24,8 +26,16 @@ export function discordJobHandler(deps: DiscordBotDeps, opts: DiscordWorkerOptio
   return async (data, ctx) => {
     const job = data as DiscordJob;
     const interaction = new RemoteInteraction(job, rest, ctx) as unknown as CommandInteraction;
-    if (job.kind === 'photo') await answerPhoto({ interaction, source: job.source, subject: job.subject }, ctx.admitted, deps);
-    else await answerVideo(interaction, job.source, job.maxBytes, ctx.admitted, deps);
+    // Texts in the language of the user's Discord client, as the front end would have written them.
+    const t = tFor(job);
+    if (job.kind === 'photo') {
+      const req = { interaction, source: job.source, subject: job.subject, ...(job.face !== undefined ? { face: job.face } : {}), genderOption: job.genderOption ?? null };
+      await answerPhoto(req, ctx.admitted, deps, t);
+    } else if (job.kind === 'video') {
+      await answerVideo(interaction, job.source, job.maxBytes, ctx.admitted, deps, t, { genderOption: job.genderOption ?? null, ...(job.subject ? { subject: job.subject } : {}) });
+    } else {
+      await answerMorph(interaction, job.source, job.face, ctx.admitted, deps, t);
+    }
   };
 }
 
@@ -34,6 +44,7 @@ interface ReplyOptions {
   flags?: number;
   embeds?: ({ toJSON(): unknown } | Record<string, unknown>)[];
   files?: { attachment: Buffer; name: string }[];
+  allowedMentions?: { parse?: string[] };
 }
 
 /**
@@ -107,6 +118,7 @@ function payload(opts: ReplyOptions): { body: Record<string, unknown>; files?: {
   const body: Record<string, unknown> = {};
   if (opts.content !== undefined) body.content = opts.content;
   if (opts.flags !== undefined) body.flags = opts.flags;
+  if (opts.allowedMentions) body.allowed_mentions = opts.allowedMentions;
   if (opts.embeds) body.embeds = opts.embeds.map((e) => (typeof e.toJSON === 'function' ? (e.toJSON as () => unknown)() : e));
   if (!opts.files) return { body };
   body.attachments = opts.files.map((f, i) => ({ id: i, filename: f.name }));

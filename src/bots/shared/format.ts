@@ -1,5 +1,6 @@
-import type { FaceResult, Match, MatchReport } from '../../core/engineTypes.ts';
+import type { FaceResult, Match } from '../../core/engineTypes.ts';
 import type { CelebrityCount, LeaderboardEntry } from '../../db/types.ts';
+import type { Translate } from './i18n.ts';
 
 // The words around a look-alike picture and a leaderboard, for any chat platform: each platform passes
 // its markup (Telegram HTML now, Discord Markdown later) and its length limit.
@@ -49,41 +50,67 @@ function runnersUp(face: FaceResult, markup: Markup, count: number): string {
     .join(', ');
 }
 
+/** "1993, age 37" for a match whose gallery photo has a plausible year and age, else ''. */
+export function photoAge(m: Match, t: Translate): string {
+  return m.photoYear !== undefined && m.age !== undefined ? t('caption.photo_age', { year: m.photoYear, age: m.age }) : '';
+}
+
+/** What a caption needs of a report: a photo's or a video's. */
+export interface CaptionReport {
+  faces: FaceResult[];
+  /** Faces found in the photo, when more than those matched. */
+  facesFound?: number;
+}
+
 export interface CaptionOptions {
   markup: Markup;
+  t: Translate;
   /** The platform's caption limit in visible characters (Telegram: 1024). */
   maxLength: number;
   /** Runners-up named per face (default 3). */
   runnersUp?: number;
+  /** The line that says how to ask for another face, when not all faces were matched. */
+  pickHint?: string;
 }
 
 /**
- * One face: the top match with its similarity, then the runners-up. Several faces: one row per face,
- * largest face first, in the order of the rows of the picture. Rows that do not fit are counted.
+ * One face: the top match with its similarity and the year and age of its photo, then the runners-up.
+ * Several faces: one row per face, largest face first, in the order of the rows of the picture, each
+ * numbered as the picture numbers it (from the left). Rows that do not fit are counted.
  */
-export function matchCaption(report: MatchReport, opts: CaptionOptions): string {
-  const { markup } = opts;
+export function matchCaption(report: CaptionReport, opts: CaptionOptions): string {
+  const { markup, t } = opts;
   const count = opts.runnersUp ?? 3;
   const faces = report.faces.filter((f) => f.matches.length > 0);
-  if (faces.length === 1) {
+  const found = report.facesFound ?? faces.length;
+  const hint = found > faces.length && opts.pickHint ? [opts.pickHint] : [];
+  if (faces.length === 1 && found === 1) {
     const face = faces[0]!;
     const best = face.matches[0]!;
-    const lines = [`You look like ${markup.bold(markup.escape(celebrityName(best.name)))} (${percent(best.similarity)} similar).`];
+    const lines = [t('caption.you_look_like', { name: markup.bold(markup.escape(celebrityName(best.name))), percent: percent(best.similarity) })];
+    const when = photoAge(best, t);
+    if (when) lines.push(when);
     const rest = runnersUp(face, markup, count);
-    if (rest) lines.push(`Runners-up: ${rest}`);
-    return fitLines(lines, [], opts.maxLength, markup);
+    if (rest) lines.push(t('caption.runners_up', { list: rest }));
+    return fitLines(lines, [], opts.maxLength, markup, t);
   }
-  const header = `${faces.length} faces, largest first:`;
+  const header =
+    faces.length === 1
+      ? t('caption.face_of', { n: faces[0]!.number ?? 1, total: found })
+      : found > faces.length
+        ? t('caption.faces_of', { shown: faces.length, total: found })
+        : t('caption.faces_largest_first', { count: faces.length });
   const rows = faces.map((face, i) => {
     const best = face.matches[0]!;
     const rest = runnersUp(face, markup, Math.min(count, 2));
-    return `${i + 1}. ${markup.bold(markup.escape(celebrityName(best.name)))} ${percent(best.similarity)}${rest ? ` (then ${rest})` : ''}`;
+    const when = photoAge(best, t);
+    return `${face.number ?? i + 1}. ${markup.bold(markup.escape(celebrityName(best.name)))} ${percent(best.similarity)}${when ? ` (${when})` : ''}${rest ? ` (${t('caption.then', { list: rest })})` : ''}`;
   });
-  return fitLines([header], rows, opts.maxLength, markup);
+  return fitLines([header], rows, opts.maxLength, markup, t, hint);
 }
 
 /** The face whose top match is the most similar: what a leaderboard records for the photo. */
-export function bestMatch(report: MatchReport): Match | undefined {
+export function bestMatch(report: CaptionReport): Match | undefined {
   let best: Match | undefined;
   for (const face of report.faces) {
     const top = face.matches[0];
@@ -94,31 +121,32 @@ export function bestMatch(report: MatchReport): Match | undefined {
 
 export interface LeaderboardTextOptions {
   markup: Markup;
+  t: Translate;
   maxLength: number;
   title?: string;
+  /** The line under the title when nobody is on the board yet. */
+  empty: string;
 }
 
 export function leaderboardText(entries: LeaderboardEntry[], celebrities: CelebrityCount[], opts: LeaderboardTextOptions): string {
-  const { markup } = opts;
-  const title = markup.bold(markup.escape(opts.title ?? 'Look-alike leaderboard'));
-  if (entries.length === 0) {
-    return `${title}\nNobody here is on it yet. Reply /lookalike to a photo to start.`;
-  }
+  const { markup, t } = opts;
+  const title = markup.bold(markup.escape(opts.title ?? t('leaderboard.title')));
+  if (entries.length === 0) return `${title}\n${opts.empty}`;
   const rows = entries.map(
-    (e) => `${e.rank}. ${markup.escape(e.displayName || 'Someone')}: ${markup.escape(celebrityName(e.celebrity))}, ${percent(e.similarity)}`,
+    (e) => `${e.rank}. ${markup.escape(e.displayName || t('leaderboard.someone'))}: ${markup.escape(celebrityName(e.celebrity))}, ${percent(e.similarity)}`,
   );
   const tail: string[] = [];
   if (celebrities.length > 0) {
-    tail.push('', `${markup.bold('Most matched')}: ${celebrities.map((c) => `${markup.escape(celebrityName(c.celebrity))} (${c.count})`).join(', ')}`);
+    tail.push('', `${markup.bold(t('leaderboard.most_matched'))}: ${celebrities.map((c) => `${markup.escape(celebrityName(c.celebrity))} (${c.count})`).join(', ')}`);
   }
-  return fitLines([title], rows, opts.maxLength, markup, tail);
+  return fitLines([title], rows, opts.maxLength, markup, t, tail);
 }
 
 /** Joins lines, dropping rows from the end (and saying how many) when the visible text would be too long. */
-function fitLines(head: string[], rows: string[], maxLength: number, markup: Markup, tail: string[] = []): string {
+function fitLines(head: string[], rows: string[], maxLength: number, markup: Markup, t: Translate, tail: string[] = []): string {
   for (let keep = rows.length; keep >= 0; keep--) {
     const dropped = rows.length - keep;
-    const lines = [...head, ...rows.slice(0, keep), ...(dropped > 0 ? [`…and ${dropped} more`] : []), ...tail];
+    const lines = [...head, ...rows.slice(0, keep), ...(dropped > 0 ? [t('caption.and_more', { count: dropped })] : []), ...tail];
     const text = lines.join('\n');
     if (markup.visible(text).length <= maxLength) return text;
   }

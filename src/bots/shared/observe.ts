@@ -82,6 +82,16 @@ export function observeEngine(engine: LookalikeEngine): LookalikeEngine {
   if (engine.matchVideo) {
     timed.matchVideo = (input, opts) => timeVideo(engine.matchVideo!(input, opts));
   }
+  if (engine.morph) {
+    timed.morph = async (bytes, opts) => {
+      const t = performance.now();
+      try {
+        return await engine.morph!(bytes, opts);
+      } finally {
+        metrics.stage('engine', 'morph', (performance.now() - t) / 1000);
+      }
+    };
+  }
   return timed;
 }
 

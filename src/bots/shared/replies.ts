@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { ACCEPTED_FORMATS_TEXT } from '../../core/decode.ts';
+import { ACCEPTED_FORMAT_NAMES } from '../../core/decode.ts';
 import type { FailureCode } from '../../core/result.ts';
 import type { Logger } from '../../log.ts';
+import { DEFAULT_LANGUAGE, translator, type Translate } from './i18n.ts';
 
-// Every way a request can end without a picture, as one short sentence a chat user understands.
-// Plain text: the platform layer escapes it for its markup.
+// Every way a request can end without a picture, as one short sentence a chat user understands, in
+// their language (locales/). Plain text: the platform layer escapes it for its markup.
 
 /** Refusals the bots make themselves, before or around the engine. */
 export type BotRefusal = 'unsupported_file' | 'video_not_supported' | 'no_photo' | 'rate_limited' | 'busy' | 'timeout' | 'download_failed';
@@ -15,11 +16,13 @@ export interface ReplyDetails {
   /** The download limit, when known (Telegram's 20 MB, or an operator's override). */
   maxFileBytes?: number | null;
   retryAfterSec?: number;
+  /** Faces found in the photo (no_such_face). */
+  faces?: number;
 }
 
 // Failures that mean the bot is misconfigured, not that the user did something wrong: the user gets
 // the generic apology and the operator a log line.
-const OPERATOR_FAILURES: ReadonlySet<FailureCode> = new Set(['no_index', 'empty_index', 'model_mismatch', 'unknown_model', 'missing_file', 'unknown_celebrity']);
+const OPERATOR_FAILURES: ReadonlySet<FailureCode> = new Set(['no_index', 'empty_index', 'model_mismatch', 'unknown_model', 'missing_file', 'unknown_celebrity', 'bad_metadata']);
 
 export function isOperatorFailure(code: ReplyCode): boolean {
   return OPERATOR_FAILURES.has(code as FailureCode);
@@ -30,53 +33,35 @@ function megabytes(bytes: number): string {
   return Number.isInteger(mb) ? `${mb} MB` : `${mb.toFixed(1)} MB`;
 }
 
-export function replyText(code: ReplyCode, details: ReplyDetails = {}): string {
+/** What the decoder reads, listed in the language of `t` ("JPEG, PNG, WebP, GIF, AVIF or TIFF"). */
+export function acceptedFormats(t: Translate): string {
+  return `${ACCEPTED_FORMAT_NAMES.slice(0, -1).join(', ')} ${t('reply.formats_or')} ${ACCEPTED_FORMAT_NAMES.at(-1)}`;
+}
+
+/** The sentence for a reply code, in the language of `t`. */
+export function replyText(t: Translate, code: ReplyCode, details: ReplyDetails = {}): string {
   switch (code) {
-    case 'no_face':
-      return "I couldn't find a face in that picture. Try a well-lit photo with your face looking at the camera.";
     case 'not_an_image':
     case 'unsupported_file':
-      return `That file isn't a photo I can read. Send a ${ACCEPTED_FORMATS_TEXT} picture.`;
-    case 'video_not_supported':
-      // Only for an engine without video matching (a test double); the real one watches videos.
-      return "I can't watch videos here. Send a still photo instead.";
-    case 'corrupt_image':
-      return 'That picture seems to be damaged. Could you send it again?';
-    case 'not_a_video':
-      return "That file isn't a video I can read. Send an MP4, a video note or a GIF.";
-    case 'no_video_stream':
-      return 'That file has no picture in it, only sound. Send a video with your face in it.';
-    case 'video_too_long':
-      return "That video is too long for me. Send one of a minute or less.";
-    case 'corrupt_video':
-      return 'That video seems to be damaged or cut short. Could you send it again?';
-    case 'empty_file':
-      return 'That file is empty. Send a photo instead.';
+      return t('reply.not_an_image', { formats: acceptedFormats(t) });
     case 'file_too_large':
-      return details.maxFileBytes
-        ? `That file is over ${megabytes(details.maxFileBytes)}, more than I can download. Send it as a photo rather than a file, or a smaller one.`
-        : 'That file is too large for me to download. Send it as a photo rather than a file, or a smaller one.';
-    case 'too_many_pixels':
-      return 'That picture has too many pixels for me. Send a smaller version of it.';
-    case 'no_photo':
-      return 'Send me a photo, or reply /lookalike to a message with a photo.';
+      return details.maxFileBytes ? t('reply.file_too_large_size', { size: megabytes(details.maxFileBytes) }) : t('reply.file_too_large');
     case 'rate_limited': {
       const wait = details.retryAfterSec ?? 60;
-      return `Easy there! You can try again in ${wait < 90 ? `${wait} seconds` : `${Math.ceil(wait / 60)} minutes`}.`;
+      return wait < 90 ? t('reply.rate_limited_seconds', { count: wait }) : t('reply.rate_limited_minutes', { count: Math.ceil(wait / 60) });
     }
-    case 'busy':
-      return "I'm busy with lots of photos right now. Please try again in a minute.";
-    case 'timeout':
-      return 'That took too long, sorry. Please try again in a minute.';
-    case 'download_failed':
-      return "I couldn't download that file from Telegram. Please send it again.";
+    case 'no_such_face':
+      return details.faces === 1 ? t('reply.only_one_face') : t('reply.no_such_face', { count: details.faces ?? 0 });
     case 'no_index':
     case 'empty_index':
     case 'model_mismatch':
     case 'unknown_model':
     case 'missing_file':
     case 'unknown_celebrity':
-      return "My celebrity gallery isn't ready yet. Please try again later.";
+    case 'bad_metadata':
+      return t('reply.not_ready');
+    default:
+      return t(`reply.${code}`);
   }
 }
 
@@ -85,13 +70,13 @@ export function newErrorId(): string {
   return randomBytes(4).toString('hex');
 }
 
-export function internalErrorText(errorId: string): string {
-  return `Something went wrong on my side, sorry. If it keeps happening, mention error ${errorId}.`;
+export function internalErrorText(errorId: string, t: Translate = translator(DEFAULT_LANGUAGE)): string {
+  return t('reply.internal_error', { id: errorId });
 }
 
-/** Logs an unexpected error once, with an id, and returns the apology for the user. */
-export function reportInternalError(log: Logger, err: unknown, context: Record<string, unknown>): string {
+/** Logs an unexpected error once, with an id, and returns the apology for the user (in the language of `t`). */
+export function reportInternalError(log: Logger, err: unknown, context: Record<string, unknown>, t?: Translate): string {
   const errorId = newErrorId();
   log.error({ err, errorId, ...context }, 'request failed');
-  return internalErrorText(errorId);
+  return internalErrorText(errorId, t);
 }

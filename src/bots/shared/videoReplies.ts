@@ -1,18 +1,21 @@
 import type { VideoReport, VideoUpdate } from '../../core/video/types.ts';
 import type { Match } from '../../core/engineTypes.ts';
 import { celebrityName, percent } from './format.ts';
+import type { Translate } from './i18n.ts';
 
-// The words of a video being watched, the same on every platform (plain text).
+// The words of a video being watched, the same on every platform (plain text, in the language of `t`).
 
 /** The first answer, sent at once and then edited. */
-export const WATCHING = 'Watching...';
-
-export function progressText(update: VideoUpdate): string {
-  const best = update.tracks[0]?.matches[0];
-  const seen = `${update.framesProcessed} frame${update.framesProcessed === 1 ? '' : 's'} watched`;
-  return best ? `Watching... ${seen}. So far you look like ${celebrityName(best.name)} (${percent(best.similarity)}).` : `Watching... ${seen}, no face yet.`;
+export function watchingText(t: Translate): string {
+  return t('video.watching');
 }
 
-export function doneText(report: VideoReport, best: Match): string {
-  return `Done: ${report.framesProcessed} frames watched. You look most like ${celebrityName(best.name)} (${percent(best.similarity)}).`;
+export function progressText(update: VideoUpdate, t: Translate): string {
+  const best = update.tracks[0]?.matches[0];
+  const count = update.framesProcessed;
+  return best ? t('video.progress', { count, name: celebrityName(best.name), percent: percent(best.similarity) }) : t('video.progress_none', { count });
+}
+
+export function doneText(report: VideoReport, best: Match, t: Translate): string {
+  return t('video.done', { count: report.framesProcessed, name: celebrityName(best.name), percent: percent(best.similarity) });
 }

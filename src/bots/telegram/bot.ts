@@ -13,10 +13,13 @@ import { forgetFeature } from './features/forget.ts';
 import { hideFeature } from './features/hide.ts';
 import { leaderboardFeature } from './features/leaderboard.ts';
 import { lookalikeFeature } from './features/lookalike.ts';
+import { morphFeature } from './features/morph.ts';
 import { privateHintsFeature } from './features/privateHints.ts';
+import { settingsFeature } from './features/settings.ts';
 import { startFeature } from './features/start.ts';
 import { videoFeature } from './features/video.ts';
 import { retryOnFlood, type FloodRetryOptions } from './floodRetry.ts';
+import { tFor } from './language.ts';
 import { replyToMessage } from './respond.ts';
 
 // The one place where the Telegram bot is put together: its features, in the order they see updates.
@@ -102,7 +105,10 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   telegraf.use(leaderboardFeature(deps));
   telegraf.use(hideFeature(deps));
   telegraf.use(forgetFeature(deps));
-  // Before the photo feature: an animation also arrives as a document.
+  telegraf.use(settingsFeature(deps));
+  // Before the photo feature: a photo captioned /morph is for the morph.
+  telegraf.use(morphFeature(deps));
+  // Before the photo feature: an animation also arrives as a document, and so does an MP4 or GIF file.
   telegraf.use(videoFeature(deps));
   telegraf.use(lookalikeFeature(deps));
   telegraf.use(privateHintsFeature());
@@ -110,7 +116,7 @@ export function createTelegramBot(opts: TelegramBotOptions): TelegramBot {
   // Anything a handler throws (a store that is down, a refused reply) ends here: logged once with an
   // id, and the user gets the apology with that id instead of silence.
   telegraf.catch(async (err, ctx) => {
-    const text = reportInternalError(log, err, { updateId: ctx.update.update_id, chatId: ctx.chat?.id });
+    const text = reportInternalError(log, err, { updateId: ctx.update.update_id, chatId: ctx.chat?.id }, tFor(ctx.from));
     await replyToMessage(ctx, text).catch((sendErr: unknown) => log.warn({ err: sendErr }, 'could not send the error reply'));
   });
 

@@ -1,8 +1,12 @@
+import type { FaceChoice } from '../../core/engineTypes.ts';
 import { jobId, type MatchJob, type MatchJobData } from '../../queue/matchJobs.ts';
 import { PLATFORM } from './deps.ts';
 
 // A Telegram request as a queue job: the chat, the user and the message to quote, and the file_id the
 // worker downloads the photo or video with (using the bot's own token, from its environment). No bytes.
+// The user's language travels as from.language_code (the worker's texts use it); the face asked for in
+// a group photo travels as `face`; the gender setting does not travel: the worker reads it from the
+// shared database, as the bot in one process does.
 
 interface TelegramJobBase extends MatchJobData {
   platform: typeof PLATFORM;
@@ -15,6 +19,8 @@ interface TelegramJobBase extends MatchJobData {
 
 export interface TelegramPhotoJob extends TelegramJobBase {
   kind: 'photo';
+  /** "/lookalike 3": the face of a group photo asked for. */
+  face?: FaceChoice;
 }
 
 export interface TelegramVideoJob extends TelegramJobBase {
@@ -25,7 +31,13 @@ export interface TelegramVideoJob extends TelegramJobBase {
   duration?: number;
 }
 
-export type TelegramJob = TelegramPhotoJob | TelegramVideoJob;
+/** /morph: the animation is made on the worker too. */
+export interface TelegramMorphJob extends TelegramJobBase {
+  kind: 'morph';
+  face?: FaceChoice;
+}
+
+export type TelegramJob = TelegramPhotoJob | TelegramVideoJob | TelegramMorphJob;
 
 interface RequestFields {
   telegram: { token: string };
@@ -53,8 +65,12 @@ function requestId(req: RequestFields): string {
   return jobId('tg', req.telegram.token.split(':')[0]!, req.updateId);
 }
 
-export function photoJob(req: RequestFields, fileId: string): MatchJob<TelegramPhotoJob> {
-  return { id: requestId(req), data: { ...base(req, fileId), kind: 'photo' } };
+export function photoJob(req: RequestFields, fileId: string, face?: FaceChoice): MatchJob<TelegramPhotoJob> {
+  return { id: requestId(req), data: { ...base(req, fileId), kind: 'photo', ...(face !== undefined ? { face } : {}) } };
+}
+
+export function morphJob(req: RequestFields, fileId: string, face?: FaceChoice): MatchJob<TelegramMorphJob> {
+  return { id: requestId(req), data: { ...base(req, fileId), kind: 'morph', ...(face !== undefined ? { face } : {}) } };
 }
 
 export function videoJob(req: RequestFields & { fileId: string; size?: number; duration?: number }, watchingId: number): MatchJob<TelegramVideoJob> {

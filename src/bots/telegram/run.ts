@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { TelegramError } from 'telegraf';
-import type { BotCommand } from 'telegraf/types';
+import { TelegramError, type Telegraf } from 'telegraf';
 import { checkHttpUrl, requireEnv } from '../../config.ts';
 import type { LookalikeEngine } from '../../core/engineTypes.ts';
 import { ConfigError } from '../../core/errors.ts';
 import type { Store } from '../../db/types.ts';
-import { logger } from '../../log.ts';
+import { logger, type Logger } from '../../log.ts';
+import { DEFAULT_LANGUAGE, LANGUAGES } from '../shared/i18n.ts';
+import { TELEGRAM_COMMANDS, telegramCommands } from './commands.ts';
 import { boundedStep, DISCONNECT_TIMEOUT_MS, serveUntilSignal, startBotService, stopBudgetMs, type BotService, type ServiceOptions } from '../shared/service.ts';
 import { limitsFromEnv, type LimitsOptions, type RequestLimits } from '../shared/limits.ts';
 import type { RequestRouter } from '../shared/router.ts';
@@ -37,14 +38,22 @@ export interface TelegramSettings {
   limits: Partial<LimitsOptions>;
 }
 
-export const TELEGRAM_COMMANDS: BotCommand[] = [
-  { command: 'lookalike', description: 'Which celebrity is this? Reply to a photo' },
-  { command: 'leaderboard', description: 'Who in this group looks most like a celebrity' },
-  { command: 'hide', description: 'Leave the leaderboards' },
-  { command: 'show', description: 'Rejoin the leaderboards' },
-  { command: 'forget', description: 'Delete everything stored about you' },
-  { command: 'help', description: 'What this bot does' },
-];
+/** The default list, then one per catalogue language (Telegram shows each user the list for their app's language). */
+async function setCommandLists(telegram: Telegraf['telegram'], log: Logger): Promise<void> {
+  try {
+    await telegram.setMyCommands(TELEGRAM_COMMANDS);
+    for (const language of LANGUAGES) {
+      if (language !== DEFAULT_LANGUAGE) await telegram.setMyCommands(telegramCommands(language), { language_code: language });
+    }
+  } catch (err) {
+    log.warn({ err }, 'could not set the command list');
+  }
+}
+
+export { TELEGRAM_COMMANDS, telegramCommands };
+
+/** The updates the bot handles: messages, and presses of its inline buttons (/settings). */
+export const ALLOWED_UPDATES = ['message', 'callback_query'] as const;
 
 const SECRET_CHARS = /^[A-Za-z0-9_-]{1,256}$/;
 
@@ -124,14 +133,14 @@ export async function runTelegramBot(settings: TelegramSettings, deps: TelegramR
   const username = telegraf.botInfo.username;
   const requestTimeoutMs = bot.deps.limits.options.timeoutMs;
   const drain = () => boundedStep(bot.drain(), requestTimeoutMs + DISCONNECT_TIMEOUT_MS, 'answer accepted requests', log);
-  await telegraf.telegram.setMyCommands(TELEGRAM_COMMANDS).catch((err: unknown) => log.warn({ err }, 'could not set the command list'));
+  await setCommandLists(telegraf.telegram, log);
 
   if (settings.webhook) return startWebhook(bot, username, settings.webhook, drain);
 
   // telegraf.launch() would ask getMe again and resolve only when polling ends; with botInfo set it
   // goes straight to deleteWebhook and polling.
   let stopping = false;
-  const stopped = telegraf.launch({ allowedUpdates: ['message'] }).catch((err: unknown) => {
+  const stopped = telegraf.launch({ allowedUpdates: [...ALLOWED_UPDATES] }).catch((err: unknown) => {
     throw pollingFailure(err);
   });
   stopped.catch(() => {});
@@ -178,7 +187,7 @@ async function startWebhook(bot: TelegramBot, username: string, webhook: Telegra
     server.listen(webhook.port, webhook.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  await telegraf.telegram.setWebhook(webhook.url, { secret_token: webhook.secret, allowed_updates: ['message'] });
+  await telegraf.telegram.setWebhook(webhook.url, { secret_token: webhook.secret, allowed_updates: [...ALLOWED_UPDATES] });
   log.info({ username, port, path }, 'telegram bot receiving webhooks');
 
   let resolveStopped!: () => void;

@@ -4,9 +4,11 @@ import type { MatchJobContext, MatchJobHandler } from '../../queue/matchWorker.t
 import type { TelegramBotDeps } from './deps.ts';
 import { PLATFORM } from './deps.ts';
 import { answer as answerPhoto } from './features/lookalike.ts';
+import { answer as answerMorph } from './features/morph.ts';
 import { answer as answerVideo } from './features/video.ts';
 import { retryOnFlood, type FloodRetryOptions } from './floodRetry.ts';
 import type { TelegramJob } from './jobs.ts';
+import { tFor } from './language.ts';
 
 // A worker answering Telegram requests itself: with the bot's token (TELEGRAM_BOT_TOKEN on the worker)
 // it downloads the file by its file_id and sends the answer, through the same code as the bot in one
@@ -14,7 +16,7 @@ import type { TelegramJob } from './jobs.ts';
 // run twice answers once; edits of "Watching..." are the same edit made again.
 
 /** Methods that post a new message: each request gets one. */
-const ANSWERS = new Set(['sendMessage', 'sendPhoto']);
+const ANSWERS = new Set(['sendMessage', 'sendPhoto', 'sendAnimation']);
 
 export interface TelegramWorkerOptions {
   token: string;
@@ -27,11 +29,15 @@ export function telegramJobHandler(deps: TelegramBotDeps, opts: TelegramWorkerOp
     const job = data as TelegramJob;
     const telegram = answeringClient(opts, ctx);
     const req = { telegram, updateId: job.updateId, chat: job.chat, from: job.from, replyTo: job.replyTo };
+    // Texts in the user's language, as the front end would have written them.
+    const t = tFor(job.from);
     if (job.kind === 'photo') {
-      await answerPhoto(deps, { ...req, media: { kind: 'image', fileId: job.fileId } }, job.fileId, ctx.admitted);
+      await answerPhoto(deps, { ...req, media: { kind: 'image', fileId: job.fileId } }, job.fileId, ctx.admitted, t, job.face);
+    } else if (job.kind === 'morph') {
+      await answerMorph(deps, { ...req, media: { kind: 'image', fileId: job.fileId }, asked: undefined }, job.fileId, ctx.admitted, t, job.face);
     } else {
       const video = { ...req, fileId: job.fileId, ...(job.size !== undefined ? { size: job.size } : {}), ...(job.duration !== undefined ? { duration: job.duration } : {}) };
-      await answerVideo(deps, video, job.watchingId, ctx.admitted);
+      await answerVideo(deps, video, job.watchingId, ctx.admitted, t);
     }
   };
 }

@@ -6,7 +6,9 @@ import type { Config } from '../../config.ts';
 import { indexDir, tryOpenEngine } from '../../core/engine.ts';
 import { Gallery } from '../../core/gallery.ts';
 import { similarityFloorOf } from '../../core/models/registry.ts';
-import type { LookalikeEngine, MatchReport } from '../../core/engineTypes.ts';
+import type { FaceChoice, LookalikeEngine, MatchReport } from '../../core/engineTypes.ts';
+import type { Gender } from '../../core/gallery.ts';
+import { parseFaceChoice } from '../../bots/shared/faceChoice.ts';
 import { fail, ok, type Failure, type Result } from '../../core/result.ts';
 import { dataDirOf, detectorOption, modelOption } from '../options.ts';
 import { say } from '../run.ts';
@@ -21,6 +23,8 @@ interface MatchCliOptions {
   detector?: string;
   celebrity?: string;
   by: CelebrityMode;
+  gender?: Gender;
+  face?: FaceChoice;
 }
 
 export function registerMatchCommand(program: Command, config: Config): void {
@@ -33,6 +37,8 @@ export function registerMatchCommand(program: Command, config: Config): void {
     .option('--json', 'one JSON object per photo per line on stdout')
     .addOption(modelOption())
     .addOption(detectorOption())
+    .addOption(new Option('--gender <gender>', 'compare only with women or men of the index (its metadata: IMDB-WIKI, or people.csv)').choices(['female', 'male']))
+    .addOption(new Option('--face <n|centre>', 'in a group photo, match only this face: its number counted from the left, or centre').argParser(faceChoice))
     .option('--celebrity <name>', 'instead of photos: the other people of the index who look most like this one')
     .addOption(new Option('--by <how>', "with --celebrity: compare the person's average face (mean) or their closest pair of faces (best)").choices(['mean', 'best']).default('mean'))
     .action(async (args: string[], opts: MatchCliOptions, command: Command) => {
@@ -158,7 +164,12 @@ async function matchFile(photo: string, engine: LookalikeEngine, opts: MatchCliO
   const bytes = await readPhoto(photo);
   if (!bytes.ok) return bytes;
   const picture = picturePath(photo, opts);
-  const result = await engine.match(bytes.value, { top: opts.top, composite: picture !== null });
+  const result = await engine.match(bytes.value, {
+    top: opts.top,
+    composite: picture !== null,
+    ...(opts.gender ? { gender: opts.gender } : {}),
+    ...(opts.face !== undefined ? { face: opts.face } : {}),
+  });
   if (!result.ok) return result;
   if (picture && result.value.composite) {
     mkdirSync(path.dirname(picture), { recursive: true });
@@ -195,12 +206,14 @@ function print(photo: string, result: Result<Matched>, opts: MatchCliOptions): v
     say(`${photo}: ${result.error.message}`);
     return;
   }
-  const { faces, picture } = result.value;
-  const lines = [`${photo}: ${faces.length} face${faces.length === 1 ? '' : 's'}`];
+  const { faces, facesFound, picture } = result.value;
+  const counted = facesFound > faces.length ? `${faces.length} of ${facesFound} faces (the largest; --face N picks another, counted from the left)` : `${faces.length} face${faces.length === 1 ? '' : 's'}`;
+  const lines = [`${photo}: ${counted}`];
   faces.forEach((face, i) => {
     const [best, ...rest] = face.matches;
     const where = `[${face.box.x}, ${face.box.y}, ${face.box.width}x${face.box.height}]`;
-    lines.push(`  face ${i + 1} ${where}: ${best ? `${best.name} ${best.similarity.toFixed(1)} %` : 'no match'}`);
+    const when = best?.photoYear !== undefined ? ` (photo ${best.photoYear}, age ${best.age})` : '';
+    lines.push(`  face ${face.number ?? i + 1} ${where}: ${best ? `${best.name} ${best.similarity.toFixed(1)} %${when}` : 'no match'}`);
     if (rest.length > 0) lines.push(`    then ${rest.map((m) => `${m.name} ${m.similarity.toFixed(1)} %`).join(', ')}`);
   });
   if (picture) lines.push(`  picture: ${picture}`);
@@ -212,9 +225,17 @@ function toJson(photo: string, result: Result<Matched>) {
   return {
     input: photo,
     model: result.value.modelId,
+    facesFound: result.value.facesFound,
     faces: result.value.faces.map((f) => ({
+      number: f.number,
       box: [f.box.x, f.box.y, f.box.width, f.box.height],
-      matches: f.matches.map((m) => ({ name: m.name, similarity: m.similarity, image: m.image })),
+      matches: f.matches.map((m) => ({
+        name: m.name,
+        similarity: m.similarity,
+        image: m.image,
+        ...(m.gender ? { gender: m.gender } : {}),
+        ...(m.photoYear !== undefined ? { photoYear: m.photoYear, age: m.age } : {}),
+      })),
     })),
     ...(result.value.picture ? { picture: result.value.picture } : {}),
   };
@@ -223,6 +244,12 @@ function toJson(photo: string, result: Result<Matched>) {
 function report(photos: string[], opts: MatchCliOptions, error: () => { ok: false; error: Failure }): void {
   if (opts.json) for (const photo of photos) print(photo, error(), opts);
   else say(`lookalike: ${error().error.message}`);
+}
+
+function faceChoice(value: string): FaceChoice {
+  const choice = parseFaceChoice(value);
+  if (choice === undefined || choice === null) throw new InvalidArgumentError(`expected a face number (1, 2, ...) or centre, got "${value}"`);
+  return choice;
 }
 
 function positiveInt(value: string): number {

@@ -6,11 +6,11 @@ import { blendOverlapping, dropNested, type Candidate } from './blend.ts';
 
 // Every face of a photo with BlazeFace. The network sees faces of a fixed band of sizes (about
 // FACE_BAND px at its input), so the photo is scanned as a pyramid: first whole at a small scale
-// (large faces), then at twice the scale, and so on, each level one run over the whole picture
-// (the graph's input size is free). A level is only run when it could find a face that still
+// (large faces), then finer, each level one run over the whole picture (the graph's input size is
+// free; see nextScale for how fine). A level is only run when it could find a face that still
 // matters: smaller than the previous levels could see, but at least minFaceSize pixels and, for a
 // caller that asks, at least relativeMinFace of the largest face found so far. Detections from all
-// levels are blended where they overlap (blend.ts).
+// levels are blended where they overlap (blend.ts); rolled heads get their keypoints re-read upright.
 
 export interface BlazeFaceOptions {
   /** Score (0..1) a face needs. */
@@ -30,8 +30,9 @@ export interface BlazeFaceOptions {
   maxLevelPixels: number;
   /**
    * Score a face needs at a level after the first that enlarges the photo. Enlarged pixels are smooth,
-   * and the network reads faces into smooth textures: every false face scoring over 0.7 on the
-   * face-free patches (tests/fixtures) came from such a level, up to 0.83.
+   * and the network reads faces into smooth textures: the highest false faces on the face-free patches
+   * (tests/fixtures) came from such levels, and at 0.75 everywhere one patch still gives a face
+   * (bench/detect.ts).
    */
   minScoreEnlarged: number;
 }

@@ -23,7 +23,7 @@ export const KEYPOINTS = 6;
 /** Input sides must be multiples of the coarsest stride. */
 export const SIZE_MULTIPLE = 32;
 
-export const CONVERT_HINT = 'run `npx lookalike model convert-default` (or scripts/setup.sh) to install the face detector';
+export const CONVERT_HINT = 'run `npx --no-install lookalike model convert-default` (or scripts/setup.sh) to install the face detector';
 
 export interface RawDetection {
   /** Sigmoid of the anchor's logit, 0..1. */

@@ -20,7 +20,7 @@ const DIMS = 128;
 const MAX_BATCH = 32;
 
 export const CONVERT_HINT =
-  'run `npx lookalike model convert-default` (or scripts/setup.sh) to convert the default model';
+  'run `npx --no-install lookalike model convert-default` (or scripts/setup.sh) to convert the default model';
 
 export interface LoadOptions {
   modelsDir: string;

@@ -27,7 +27,7 @@ export const DESCRIPTORS = ['4096', '2622'] as const;
 const MAX_BATCH = 8;
 
 export const CONVERT_HINT =
-  'download vgg_face_weights.h5 (see the README) and run `npx lookalike model convert-vggface <path/to/vgg_face_weights.h5>`';
+  'download vgg_face_weights.h5 (see the README) and run `npx --no-install lookalike model convert-vggface <path/to/vgg_face_weights.h5>`';
 
 export interface LoadOptions {
   modelsDir: string;

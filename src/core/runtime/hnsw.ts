@@ -59,11 +59,16 @@ export class VectorIndex {
     return Float32Array.from(this.index.getPoint(label));
   }
 
-  search(vector: Float32Array, k: number): Neighbour[] {
+  /**
+   * The k nearest stored vectors; with `allow`, the k nearest of those it allows. The filter runs inside
+   * the graph search (hnswlib skips disallowed labels as results but still walks through them), so a
+   * filtered search answers k neighbours whenever k are allowed, unlike a search filtered afterwards.
+   */
+  search(vector: Float32Array, k: number, allow?: (label: number) => boolean): Neighbour[] {
     const n = Math.min(k, this.count);
     if (n === 0) return [];
     this.index.setEf(Math.max(this.efSearch, n));
-    const { neighbors, distances } = this.index.searchKnn(Array.from(vector), n);
+    const { neighbors, distances } = allow ? this.index.searchKnn(Array.from(vector), n, allow) : this.index.searchKnn(Array.from(vector), n);
     return neighbors.map((label, i) => ({ label, cosine: 1 - (distances[i] ?? 1) }));
   }
 

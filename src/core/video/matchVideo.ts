@@ -1,4 +1,5 @@
 import type { FaceResult, Match } from '../engineTypes.ts';
+import { matchOf } from '../matchOf.ts';
 import type { DescribedFace } from '../faces.ts';
 import type { GalleryHit } from '../gallery.ts';
 import { fail, ok, type Result } from '../result.ts';
@@ -32,7 +33,7 @@ export const VIDEO_DEFAULTS = Object.freeze({
   maxCompositeRows: 3,
 });
 
-const toMatch = ({ name, similarity, image, box }: GalleryHit): Match => ({ name, similarity, image, box });
+const toMatch = (hit: GalleryHit): Match => matchOf(hit);
 
 export async function* matchVideoStream(input: VideoInput, deps: VideoMatchDeps, opts: VideoMatchOptions = {}): AsyncGenerator<VideoEvent> {
   const o = { ...VIDEO_DEFAULTS, ...opts };

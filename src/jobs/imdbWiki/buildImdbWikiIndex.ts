@@ -343,12 +343,26 @@ async function writeGallery(
       const rec = checkpoint.read(entry);
       if (rec.kind !== 'face') continue;
       const row = rec.row;
-      gallery.add({ name: nameOf(meta, row), image: imagePathOf(plan.root, meta, row)!, box: rec.box, source: rec.source }, rec.descriptor, rec.thumbnail);
+      const gender = meta.gender[row]!;
+      const age = ageAtPhoto(meta.dob[row]!, meta.photoTaken[row]!);
+      const photoYear = meta.photoTaken[row]!;
+      gallery.add(
+        {
+          name: nameOf(meta, row),
+          image: imagePathOf(plan.root, meta, row)!,
+          box: rec.box,
+          source: rec.source,
+          // gender: 1 male, 0 female, NaN unknown (kept, shown only to people who compare with everyone).
+          ...(gender === 0 ? { gender: 'female' as const } : gender === 1 ? { gender: 'male' as const } : {}),
+          ...(Number.isInteger(photoYear) ? { photoYear } : {}),
+          ...(Number.isInteger(age) ? { age } : {}),
+        },
+        rec.descriptor,
+        rec.thumbnail,
+      );
       faces.row.push(row);
       faces.faceScore.push(round(meta.faceScore[row]!));
-      const gender = meta.gender[row]!;
       faces.gender.push(Number.isNaN(gender) ? null : gender);
-      const age = ageAtPhoto(meta.dob[row]!, meta.photoTaken[row]!);
       faces.age.push(Number.isFinite(age) ? age : null);
     }
     await gallery.save();

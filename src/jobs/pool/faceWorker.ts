@@ -55,7 +55,7 @@ async function runBatch(id: number, tasks: FaceTask[]): Promise<void> {
   timings.embed += performance.now() - t;
   const byKey = new Map<number, FaceTaskResult>();
   faces.forEach(({ key, face }, i) => {
-    byKey.set(key, { key, ok: true, box: face.box, source: face.source, descriptor: descriptors[i]!, thumbnail: face.thumbnail });
+    byKey.set(key, { key, ok: true, box: face.box, source: face.source, descriptor: descriptors[i]!, thumbnail: face.thumbnail, ...(face.photoYear !== undefined ? { photoYear: face.photoYear } : {}) });
   });
   for (const p of prepared) if ('code' in p) byKey.set(p.key, { key: p.key, ok: false, code: p.code, message: p.message });
   post({ type: 'batch', id, results: tasks.map((task) => byKey.get(task.key)!), timings });

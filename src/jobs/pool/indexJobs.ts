@@ -23,7 +23,7 @@ export type IndexJobData = { buildId: string; pool: PoolSpec } & ({ kind: 'info'
 
 /** A result as JSON carries it: the descriptor's float32 bytes and the thumbnail in base64 (exact). */
 export type WireResult =
-  | { key: number; ok: true; box: Box; source: string; descriptor: string; thumbnail: string }
+  | { key: number; ok: true; box: Box; source: string; descriptor: string; thumbnail: string; photoYear?: number }
   | { key: number; ok: false; code: string; message: string };
 
 export type IndexJobResult =
@@ -40,6 +40,7 @@ export function toWire(r: FaceTaskResult): WireResult {
     source: r.source,
     descriptor: Buffer.from(r.descriptor.buffer, r.descriptor.byteOffset, r.descriptor.byteLength).toString('base64'),
     thumbnail: Buffer.from(r.thumbnail.buffer, r.thumbnail.byteOffset, r.thumbnail.byteLength).toString('base64'),
+    ...(r.photoYear !== undefined ? { photoYear: r.photoYear } : {}),
   };
 }
 
@@ -55,6 +56,7 @@ export function fromWire(w: WireResult): FaceTaskResult {
     source: w.source as Extract<FaceTaskResult, { ok: true }>['source'],
     descriptor,
     thumbnail: new Uint8Array(Buffer.from(w.thumbnail, 'base64')),
+    ...(w.photoYear !== undefined ? { photoYear: w.photoYear } : {}),
   };
 }
 

@@ -36,7 +36,7 @@ export function galleryInfoOf(info: ModelInfo): GalleryInfo {
 }
 
 export type FaceTaskResult =
-  | { key: number; ok: true; box: Box; source: FaceSource; descriptor: Float32Array; thumbnail: Uint8Array }
+  | { key: number; ok: true; box: Box; source: FaceSource; descriptor: Float32Array; thumbnail: Uint8Array; photoYear?: number }
   | { key: number; ok: false; code: FailureCode; message: string };
 
 export type ToWorker = { type: 'batch'; id: number; tasks: FaceTask[] } | { type: 'stop' };

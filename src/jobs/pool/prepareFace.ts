@@ -6,6 +6,7 @@ import { sharp } from '../../core/runtime/sharp.ts';
 import type { Box, DetectedFace, RgbImage } from '../../core/types.ts';
 import { faceInCrop, type FaceLocation } from '../imdbWiki/faceLocation.ts';
 import { decodeBounded } from './boundedDecode.ts';
+import { exifYear } from './photoDate.ts';
 
 // One image of an index build: decode, find the face, cut the model's chip and the thumbnail.
 // The face is found as the engine finds faces in a user's photo (the same detector, largest face
@@ -29,6 +30,8 @@ export interface PreparedFace {
   crop: RgbImage;
   /** JPEG thumbnail for the gallery. */
   thumbnail: Buffer;
+  /** The year in the file's EXIF date, when asked for (folder galleries) and present. */
+  photoYear?: number;
 }
 
 export interface PrepareOptions {
@@ -36,6 +39,8 @@ export interface PrepareOptions {
   thumbnailSize: number;
   /** Decode no larger than this long side (offline builds); null decodes at full size, as the engine does. */
   decodeMaxSide: number | null;
+  /** Read the photo's year from its EXIF (folder galleries; IMDB-WIKI has photo_taken). */
+  photoYear?: boolean;
 }
 
 /** Milliseconds spent in each stage, summed over images. */
@@ -113,7 +118,8 @@ export async function prepareFace(
   const [crop, thumb] = await Promise.all([chipForModel(image, face, pipeline.embedder), cropForDisplay(image, face.box, opts.thumbnailSize)]);
   const thumbnail = await thumbnailJpeg(thumb);
   timings.crop += performance.now() - t;
-  return ok({ box: scaleBox(face.box, scale, original), source: face.source, crop, thumbnail });
+  const photoYear = opts.photoYear ? await exifYear(bytes) : undefined;
+  return ok({ box: scaleBox(face.box, scale, original), source: face.source, crop, thumbnail, ...(photoYear !== undefined ? { photoYear } : {}) });
 }
 
 function scaleBox(b: Box, factor: number, bounds: { width: number; height: number }): Box {

@@ -1,13 +1,20 @@
 import { SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import { PLATFORM, type DiscordBotDeps } from '../deps.ts';
+import { englishOf, localizations, tFor } from '../language.ts';
 import { replyPrivately } from '../respond.ts';
+import { BOTH_INSTALLS, EVERYWHERE } from './contexts.ts';
 
-// /forget deletes every stored result of the user, in every server, with their name and hidden flag.
+// /forget deletes every stored result of the user, in every server, with their name, hidden flag and settings.
 
-export const data = new SlashCommandBuilder().setName('forget').setDescription('Delete everything this bot stored about you');
+export const data = new SlashCommandBuilder().setName('forget')
+  .setNameLocalizations(localizations('discordCommands.forget.name'))
+  .setDescription(englishOf('discordCommands.forget.description'))
+  .setDescriptionLocalizations(localizations('discordCommands.forget.description'))
+  .setContexts(...EVERYWHERE)
+  .setIntegrationTypes(...BOTH_INSTALLS);
 
 export async function execute(interaction: ChatInputCommandInteraction, deps: DiscordBotDeps): Promise<void> {
   const { deletedResults } = await deps.store.forgetUser(PLATFORM, interaction.user.id);
-  const what = deletedResults === 0 ? 'I had no results stored about you' : `I deleted your ${deletedResults === 1 ? 'result' : `${deletedResults} results`}`;
-  await replyPrivately(interaction, `Done: ${what}, and nothing else about you is kept. Photos are never stored.`);
+  const t = tFor(interaction);
+  await replyPrivately(interaction, deletedResults === 0 ? t('privacy.forgot_nothing') : t('privacy.forgot', { count: deletedResults }));
 }

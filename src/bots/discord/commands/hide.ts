@@ -1,12 +1,19 @@
 import { SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import { PLATFORM, type DiscordBotDeps } from '../deps.ts';
+import { englishOf, localizations, tFor } from '../language.ts';
 import { replyPrivately } from '../respond.ts';
+import { BOTH_INSTALLS, EVERYWHERE } from './contexts.ts';
 
 // /hide takes the user off every leaderboard (their results stay, unseen); /show puts them back.
 
-export const data = new SlashCommandBuilder().setName('hide').setDescription('Leave the look-alike leaderboards');
+export const data = new SlashCommandBuilder().setName('hide')
+  .setNameLocalizations(localizations('discordCommands.hide.name'))
+  .setDescription(englishOf('discordCommands.hide.description'))
+  .setDescriptionLocalizations(localizations('discordCommands.hide.description'))
+  .setContexts(...EVERYWHERE)
+  .setIntegrationTypes(...BOTH_INSTALLS);
 
 export async function execute(interaction: ChatInputCommandInteraction, deps: DiscordBotDeps): Promise<void> {
   await deps.store.setHidden(PLATFORM, interaction.user.id, true);
-  await replyPrivately(interaction, 'Done: you no longer appear on any leaderboard. /show brings you back, /forget deletes your results.');
+  await replyPrivately(interaction, tFor(interaction)('privacy.hidden'));
 }

@@ -5,6 +5,7 @@ import * as forget from './forget.ts';
 import * as hide from './hide.ts';
 import * as leaderboard from './leaderboard.ts';
 import * as lookalike from './lookalike.ts';
+import * as morph from './morph.ts';
 import * as show from './show.ts';
 
 // Every command the bot registers: one module per command, each exporting { data, execute }.
@@ -14,7 +15,7 @@ export interface Command<I> {
   execute(interaction: I, deps: DiscordBotDeps): Promise<void>;
 }
 
-export const slashCommands: readonly Command<ChatInputCommandInteraction>[] = [lookalike, leaderboard, hide, show, forget];
+export const slashCommands: readonly Command<ChatInputCommandInteraction>[] = [lookalike, morph, leaderboard, hide, show, forget];
 export const messageCommands: readonly Command<MessageContextMenuCommandInteraction>[] = [findLookalike];
 
 /** What is sent to Discord's bulk-overwrite endpoint. */

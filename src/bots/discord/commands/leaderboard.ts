@@ -3,6 +3,7 @@ import { leaderboardText } from '../../shared/format.ts';
 import { MESSAGE_LIMIT, PLATFORM, type DiscordBotDeps } from '../deps.ts';
 import { discordMarkup } from '../markup.ts';
 import { refuse } from '../respond.ts';
+import { englishOf, localizations, tFor } from '../language.ts';
 import { discordReplyText } from '../texts.ts';
 
 // /leaderboard ranks the server's members by their best look-alike there, then the most matched
@@ -13,22 +14,22 @@ const CELEBRITIES = 5;
 
 export const data = new SlashCommandBuilder()
   .setName('leaderboard')
-  .setDescription('Who in this server looks most like a celebrity')
+  .setNameLocalizations(localizations('discordCommands.leaderboard.name'))
+  .setDescription(englishOf('discordCommands.leaderboard.description'))
+  .setDescriptionLocalizations(localizations('discordCommands.leaderboard.description'))
   .setContexts(InteractionContextType.Guild);
 
 export async function execute(interaction: ChatInputCommandInteraction, deps: DiscordBotDeps): Promise<void> {
+  const t = tFor(interaction);
   if (!interaction.inGuild()) {
-    await refuse(interaction, discordReplyText('not_in_guild'));
+    await refuse(interaction, discordReplyText(t, 'not_in_guild'));
     return;
   }
   const [entries, celebrities] = await Promise.all([
     deps.store.leaderboard(PLATFORM, interaction.guildId, { limit: ROWS }),
     deps.store.topCelebrities(PLATFORM, interaction.guildId, { limit: CELEBRITIES }),
   ]);
-  const title = interaction.guild ? `Look-alike leaderboard of ${interaction.guild.name}` : 'Look-alike leaderboard';
-  const content =
-    entries.length === 0
-      ? `${discordMarkup.bold(discordMarkup.escape(title))}\nNobody here is on it yet. Use /lookalike to start.`
-      : leaderboardText(entries, celebrities, { markup: discordMarkup, maxLength: MESSAGE_LIMIT, title });
+  const title = interaction.guild ? t('leaderboard.title_of', { name: interaction.guild.name }) : t('leaderboard.title');
+  const content = leaderboardText(entries, celebrities, { markup: discordMarkup, t, maxLength: MESSAGE_LIMIT, title, empty: t('leaderboard.empty_discord') });
   await interaction.reply({ content, allowedMentions: { parse: [] } });
 }

@@ -1,31 +1,78 @@
-import { GuildMember, InteractionContextType, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
+import { GuildMember, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
+import { parseFaceChoice } from '../../shared/faceChoice.ts';
 import type { DiscordBotDeps } from '../deps.ts';
+import { englishOf, localizations, tFor } from '../language.ts';
 import { avatarSource, judgeAttachment } from '../media.ts';
 import { refuseAttachment, requestLookalike } from '../photoRequest.ts';
 import { refuse } from '../respond.ts';
 import { requestVideoLookalike } from '../videoRequest.ts';
 import { discordReplyText } from '../texts.ts';
+import { BOTH_INSTALLS, EVERYWHERE } from './contexts.ts';
 
-// /lookalike image:<photo> matches a photo; /lookalike user:<member> that member's profile picture;
-// /lookalike alone, your own. A photo wins when both are given.
+// /lookalike image:<photo> matches a photo (or a video, a GIF); /lookalike user:<member> that member's
+// profile picture; /lookalike alone, your own. A photo wins when both are given. gender: compares with
+// women, men or everyone (and is remembered); face: picks one face of a group photo.
+
+const GENDER_CHOICES = ['everyone', 'female', 'male'] as const;
 
 export const data = new SlashCommandBuilder()
   .setName('lookalike')
-  .setDescription('Which celebrity do you look like? Give a photo, pick a member, or use your own avatar')
-  .addAttachmentOption((o) => o.setName('image').setDescription('A photo (JPEG, PNG, WebP, AVIF or TIFF), a video or a GIF, with a face'))
-  .addUserOption((o) => o.setName('user').setDescription("Use this member's profile picture"))
-  .setContexts(InteractionContextType.Guild, InteractionContextType.BotDM);
+  .setNameLocalizations(localizations('discordCommands.lookalike.name'))
+  .setDescription(englishOf('discordCommands.lookalike.description'))
+  .setDescriptionLocalizations(localizations('discordCommands.lookalike.description'))
+  .addAttachmentOption((o) =>
+    o
+      .setName('image')
+      .setNameLocalizations(localizations('discordCommands.lookalike_image.name'))
+      .setDescription(englishOf('discordCommands.lookalike_image.description'))
+      .setDescriptionLocalizations(localizations('discordCommands.lookalike_image.description')),
+  )
+  .addUserOption((o) =>
+    o
+      .setName('user')
+      .setNameLocalizations(localizations('discordCommands.lookalike_user.name'))
+      .setDescription(englishOf('discordCommands.lookalike_user.description'))
+      .setDescriptionLocalizations(localizations('discordCommands.lookalike_user.description')),
+  )
+  .addStringOption((o) =>
+    o
+      .setName('gender')
+      .setNameLocalizations(localizations('discordCommands.lookalike_gender.name'))
+      .setDescription(englishOf('discordCommands.lookalike_gender.description'))
+      .setDescriptionLocalizations(localizations('discordCommands.lookalike_gender.description'))
+      .addChoices(
+        ...GENDER_CHOICES.map((value) => ({
+          name: englishOf(`discordCommands.gender_${value}.name`),
+          name_localizations: localizations(`discordCommands.gender_${value}.name`),
+          value,
+        })),
+      ),
+  )
+  .addStringOption((o) =>
+    o
+      .setName('face')
+      .setNameLocalizations(localizations('discordCommands.lookalike_face.name'))
+      .setDescription(englishOf('discordCommands.lookalike_face.description'))
+      .setDescriptionLocalizations(localizations('discordCommands.lookalike_face.description'))
+      .setMaxLength(10),
+  )
+  .setContexts(...EVERYWHERE)
+  .setIntegrationTypes(...BOTH_INSTALLS);
 
 export async function execute(interaction: ChatInputCommandInteraction, deps: DiscordBotDeps): Promise<void> {
+  const t = tFor(interaction);
+  const face = parseFaceChoice(interaction.options.getString('face'));
+  if (face === null) return refuse(interaction, t('reply.bad_face_choice'));
+  const genderOption = interaction.options.getString('gender');
   const attachment = interaction.options.getAttachment('image');
   if (attachment) {
     const verdict = judgeAttachment(attachment, deps.maxFileBytes);
-    if (verdict.kind === 'video' && deps.engine.matchVideo) return requestVideoLookalike(interaction, verdict.source, deps);
+    if (verdict.kind === 'video' && deps.engine.matchVideo) return requestVideoLookalike(interaction, verdict.source, deps, { genderOption });
     if (verdict.kind !== 'image') {
       await refuseAttachment(interaction, verdict, deps);
       return;
     }
-    return requestLookalike({ interaction, source: verdict.source, subject: 'You' }, deps);
+    return requestLookalike({ interaction, source: verdict.source, subject: { kind: 'you' }, face, genderOption }, deps);
   }
 
   const picked = interaction.options.getUser('user');
@@ -36,8 +83,8 @@ export async function execute(interaction: ChatInputCommandInteraction, deps: Di
   const name = guildMember?.displayName ?? user.displayName;
   const source = avatarSource(user, guildMember);
   if (!source) {
-    await refuse(interaction, discordReplyText('no_avatar', { who: self ? 'You' : name }));
+    await refuse(interaction, discordReplyText(t, 'no_avatar', self ? {} : { who: name }));
     return;
   }
-  return requestLookalike({ interaction, source, subject: self ? 'You' : name }, deps);
+  return requestLookalike({ interaction, source, subject: self ? { kind: 'you' } : { kind: 'member', name }, face, genderOption }, deps);
 }

@@ -1,10 +1,17 @@
 import { SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import { PLATFORM, type DiscordBotDeps } from '../deps.ts';
+import { englishOf, localizations, tFor } from '../language.ts';
 import { replyPrivately } from '../respond.ts';
+import { BOTH_INSTALLS, EVERYWHERE } from './contexts.ts';
 
-export const data = new SlashCommandBuilder().setName('show').setDescription('Rejoin the look-alike leaderboards');
+export const data = new SlashCommandBuilder().setName('show')
+  .setNameLocalizations(localizations('discordCommands.show.name'))
+  .setDescription(englishOf('discordCommands.show.description'))
+  .setDescriptionLocalizations(localizations('discordCommands.show.description'))
+  .setContexts(...EVERYWHERE)
+  .setIntegrationTypes(...BOTH_INSTALLS);
 
 export async function execute(interaction: ChatInputCommandInteraction, deps: DiscordBotDeps): Promise<void> {
   await deps.store.setHidden(PLATFORM, interaction.user.id, false);
-  await replyPrivately(interaction, "Done: you're back on the leaderboards of the servers where you used me.");
+  await replyPrivately(interaction, tFor(interaction)('privacy.shown_servers'));
 }

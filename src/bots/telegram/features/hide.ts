@@ -1,5 +1,6 @@
 import { Composer, type Context } from 'telegraf';
 import { PLATFORM, type TelegramBotDeps } from '../deps.ts';
+import { tFor } from '../language.ts';
 import { replyToMessage } from '../respond.ts';
 
 // /hide takes the user off every leaderboard (their results stay, unseen); /show puts them back.
@@ -8,11 +9,11 @@ export function hideFeature(deps: TelegramBotDeps): Composer<Context> {
   const composer = new Composer<Context>();
   composer.command('hide', async (ctx) => {
     await deps.store.setHidden(PLATFORM, String(ctx.from.id), true);
-    await replyToMessage(ctx, "Done: you no longer appear on any leaderboard. /show brings you back, /forget deletes your results.");
+    await replyToMessage(ctx, tFor(ctx.from)('privacy.hidden'));
   });
   composer.command('show', async (ctx) => {
     await deps.store.setHidden(PLATFORM, String(ctx.from.id), false);
-    await replyToMessage(ctx, "Done: you're back on the leaderboards of the groups where you used me.");
+    await replyToMessage(ctx, tFor(ctx.from)('privacy.shown_groups'));
   });
   return composer;
 }

@@ -1,5 +1,5 @@
 import { Composer, type Context } from 'telegraf';
-import { replyText } from '../../shared/replies.ts';
+import { tFor } from '../language.ts';
 import { replyToMessage } from '../respond.ts';
 
 // Last in line: in a private chat nothing goes unanswered. In groups the bot stays quiet unless asked.
@@ -8,12 +8,13 @@ export function privateHintsFeature(): Composer<Context> {
   const composer = new Composer<Context>();
   composer.on('message', async (ctx) => {
     if (ctx.chat.type !== 'private') return;
+    const t = tFor(ctx.from);
     const text = 'text' in ctx.message ? ctx.message.text : undefined;
     if (text?.startsWith('/')) {
-      await replyToMessage(ctx, "I don't know that command. /help lists what I can do.");
+      await replyToMessage(ctx, t('reply.unknown_command'));
       return;
     }
-    await replyToMessage(ctx, `${replyText('no_photo')} /help explains the rest.`);
+    await replyToMessage(ctx, t('reply.no_photo_hint'));
   });
   return composer;
 }

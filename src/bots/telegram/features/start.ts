@@ -1,29 +1,29 @@
 import { Composer, type Context } from 'telegraf';
 import { htmlMarkup } from '../../shared/format.ts';
+import { languageOf, type Translate } from '../../shared/i18n.ts';
+import { tFor } from '../language.ts';
 import { replyToMessage } from '../respond.ts';
+import { telegramCommands } from '../commands.ts';
 
-// /start and /help: what the bot does, one line on privacy, the commands.
+// /start and /help: what the bot does, one line on privacy, the commands (in the user's language).
 
-export function helpText(botUsername: string): string {
+export function helpText(botUsername: string, t: Translate, language: string | undefined): string {
   const bot = htmlMarkup.escape(`@${botUsername}`);
+  const commands = telegramCommands(languageOf(language)).map((c) => `/${c.command}: ${htmlMarkup.escape(c.description)}`);
   return [
-    '<b>Which celebrity do you look like?</b>',
-    'Send me a selfie and I answer with your face beside your closest celebrity look-alike and how similar you are.',
+    `<b>${htmlMarkup.escape(t('help.title'))}</b>`,
+    htmlMarkup.escape(t('help.intro')),
     '',
-    `In groups: reply /lookalike to a photo, or send a photo with /lookalike or ${bot} in its caption.`,
+    htmlMarkup.escape(t('help.groups', { bot: `@${botUsername}` })).replace(htmlMarkup.escape(`@${botUsername}`), bot),
     '',
-    'Privacy: photos and face data are never stored; for group leaderboards I keep your name, the celebrity and the score.',
+    htmlMarkup.escape(t('help.privacy')),
     '',
-    '/lookalike: find the look-alike of a photo (reply to it)',
-    '/leaderboard: who in this group looks most like a celebrity',
-    '/hide, /show: leave or rejoin leaderboards',
-    '/forget: delete everything I stored about you',
-    '/help: this message',
+    ...commands,
   ].join('\n');
 }
 
 export function startFeature(): Composer<Context> {
   const composer = new Composer<Context>();
-  composer.command(['start', 'help'], (ctx) => replyToMessage(ctx, helpText(ctx.botInfo.username), { html: true }));
+  composer.command(['start', 'help'], (ctx) => replyToMessage(ctx, helpText(ctx.botInfo.username, tFor(ctx.from), ctx.from.language_code), { html: true }));
   return composer;
 }

@@ -4,18 +4,20 @@ import type { Result } from '../../../core/result.ts';
 import type { VideoReport } from '../../../core/video/types.ts';
 import { EditThrottle } from '../../shared/editThrottle.ts';
 import { bestMatch, celebrityName, htmlMarkup, matchCaption } from '../../shared/format.ts';
+import { pictureLabels, type Translate } from '../../shared/i18n.ts';
 import type { Admitted } from '../../shared/limits.ts';
 import { isOperatorFailure, replyText, reportInternalError, type ReplyCode } from '../../shared/replies.ts';
-import { doneText, progressText, WATCHING } from '../../shared/videoReplies.ts';
+import { doneText, progressText, watchingText } from '../../shared/videoReplies.ts';
 import { asksForLookalike } from '../addressing.ts';
 import { CAPTION_LIMIT, PLATFORM, type TelegramBotDeps } from '../deps.ts';
+import { genderFor, tFor } from '../language.ts';
 import { limitToName, openFile } from '../media.ts';
 import { recordResult } from '../recordResult.ts';
 import { replyParameters, sendPicture, sendReply } from '../respond.ts';
 import { videoJob } from '../jobs.ts';
 import { recordRefusal } from '../../../metrics.ts';
 
-// Live matching of video notes, videos and animations: "Watching..." at once, that message edited with
+// Live matching of video notes, videos, animations, and MP4 or GIF files sent as documents: "Watching..." at once, that message edited with
 // the best match so far while the video streams through the engine, then the reply picture. In a group
 // a video counts only when its caption asks (/lookalike or a mention), or when /lookalike answers it;
 // a video note has no caption, so there only the second way works.
@@ -41,12 +43,24 @@ interface VideoFields {
   video?: { file_id: string; duration: number; file_size?: number };
   video_note?: { file_id: string; duration: number; file_size?: number };
   animation?: { file_id: string; duration: number; file_size?: number };
+  document?: { file_id: string; file_name?: string; mime_type?: string; file_size?: number };
 }
 
-function pickVideo(msg: VideoFields): { fileId: string; size?: number; duration: number } | undefined {
+const MOVING_FILE = /\.(mp4|m4v|mov|webm|mkv|gif)$/i;
+
+/** An MP4, WebM or GIF sent as a file: a video to watch, not a photo to refuse. Its duration is unknown until decoded. */
+export function isVideoDocument(doc: { file_name?: string; mime_type?: string }): boolean {
+  const mime = (doc.mime_type ?? '').toLowerCase();
+  if (mime.startsWith('video/') || mime === 'image/gif') return true;
+  return (mime === '' || mime === 'application/octet-stream') && MOVING_FILE.test(doc.file_name ?? '');
+}
+
+function pickVideo(msg: VideoFields): { fileId: string; size?: number; duration?: number } | undefined {
   const v = msg.video_note ?? msg.video ?? msg.animation;
-  if (!v) return undefined;
-  return { fileId: v.file_id, duration: v.duration, ...(v.file_size !== undefined ? { size: v.file_size } : {}) };
+  if (v) return { fileId: v.file_id, duration: v.duration, ...(v.file_size !== undefined ? { size: v.file_size } : {}) };
+  const doc = msg.document;
+  if (doc && isVideoDocument(doc)) return { fileId: doc.file_id, ...(doc.file_size !== undefined ? { size: doc.file_size } : {}) };
+  return undefined;
 }
 
 /** Per chat: when the last progress edit went out. Shared by every video of the chat. */
@@ -60,18 +74,18 @@ export function videoFeature(deps: TelegramBotDeps): Composer<Context> {
     const video = target ? pickVideo(target as VideoFields) : undefined;
     if (!video) return next();
     if (!deps.engine.matchVideo) {
-      await sendReply(ctx.telegram, ctx.chat.id, ctx.message.message_id, replyText('video_not_supported'));
+      await sendReply(ctx.telegram, ctx.chat.id, ctx.message.message_id, replyText(tFor(ctx.from), 'video_not_supported'));
       return;
     }
     await accept(deps, { telegram: ctx.telegram, updateId: ctx.update.update_id, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, ...video });
   });
-  composer.on([message('video_note'), message('video'), message('animation')], async (ctx, next) => {
+  composer.on([message('video_note'), message('video'), message('animation'), message('document')], async (ctx, next) => {
     const bot = { id: ctx.botInfo.id, username: ctx.botInfo.username };
     if (ctx.chat.type !== 'private' && !('caption' in ctx.message && asksForLookalike(ctx.message, bot))) return next();
     const video = pickVideo(ctx.message as VideoFields);
     if (!video) return next();
     if (!deps.engine.matchVideo) {
-      await sendReply(ctx.telegram, ctx.chat.id, ctx.message.message_id, replyText('video_not_supported'));
+      await sendReply(ctx.telegram, ctx.chat.id, ctx.message.message_id, replyText(tFor(ctx.from), 'video_not_supported'));
       return;
     }
     await accept(deps, { telegram: ctx.telegram, updateId: ctx.update.update_id, chat: ctx.chat, from: ctx.from, replyTo: ctx.message.message_id, ...video });
@@ -80,9 +94,10 @@ export function videoFeature(deps: TelegramBotDeps): Composer<Context> {
 }
 
 async function accept(deps: TelegramBotDeps, req: VideoRequest): Promise<void> {
+  const t = tFor(req.from);
   const context = { chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo, video: true };
   const refuse = (code: ReplyCode, retryAfterSec?: number) =>
-    sendReply(req.telegram, req.chat.id, req.replyTo, replyText(code, { maxFileBytes: deps.videoMaxBytes, ...(retryAfterSec ? { retryAfterSec } : {}) }));
+    sendReply(req.telegram, req.chat.id, req.replyTo, replyText(t, code, { maxFileBytes: deps.videoMaxBytes, ...(retryAfterSec ? { retryAfterSec } : {}) }));
   const reject = (code: ReplyCode) => {
     recordRefusal(deps.log, PLATFORM, code, context);
     return refuse(code);
@@ -94,10 +109,10 @@ async function accept(deps: TelegramBotDeps, req: VideoRequest): Promise<void> {
     platform: PLATFORM,
     userKey: `${PLATFORM}:${req.from.id}`,
     context,
-    local: (admitted) => watch(deps, req, admitted),
-    // On a worker: "Watching..." goes out from here at once, and the worker edits it.
+    local: (admitted) => watch(deps, req, admitted, t),
+    // On a worker: "Watching..." goes out from here at once, in the user's language, and the worker edits it.
     remote: async () => {
-      const watchingId = await sendWatching(deps, req);
+      const watchingId = await sendWatching(deps, req, t);
       return watchingId === null ? null : videoJob(req, watchingId);
     },
   });
@@ -107,14 +122,14 @@ async function accept(deps: TelegramBotDeps, req: VideoRequest): Promise<void> {
 }
 
 /** "Watching..." first; if even that cannot be sent (bot blocked, muted, Telegram down) there is nobody to answer. */
-async function watch(deps: TelegramBotDeps, req: VideoRequest, admitted: Admitted): Promise<void> {
-  const watchingId = await sendWatching(deps, req);
-  if (watchingId !== null) await answer(deps, req, watchingId, admitted);
+async function watch(deps: TelegramBotDeps, req: VideoRequest, admitted: Admitted, t: Translate): Promise<void> {
+  const watchingId = await sendWatching(deps, req, t);
+  if (watchingId !== null) await answer(deps, req, watchingId, admitted, t);
 }
 
-async function sendWatching(deps: TelegramBotDeps, req: VideoRequest): Promise<number | null> {
+async function sendWatching(deps: TelegramBotDeps, req: VideoRequest, t: Translate): Promise<number | null> {
   try {
-    return (await req.telegram.sendMessage(req.chat.id, WATCHING, { reply_parameters: replyParameters(req.replyTo) })).message_id;
+    return (await req.telegram.sendMessage(req.chat.id, watchingText(t), { reply_parameters: replyParameters(req.replyTo) })).message_id;
   } catch (err) {
     deps.log.warn({ chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo, err }, 'could not send "Watching..."; dropping the video');
     return null;
@@ -122,11 +137,11 @@ async function sendWatching(deps: TelegramBotDeps, req: VideoRequest): Promise<n
 }
 
 /** Streams the video through the engine, editing "Watching...", then answers: in the bot's process, or on a worker (worker.ts). */
-export async function answer(deps: TelegramBotDeps, req: VideoRequest, watchingId: number, admission: Admitted): Promise<void> {
+export async function answer(deps: TelegramBotDeps, req: VideoRequest, watchingId: number, admission: Admitted, t: Translate): Promise<void> {
   const context = { chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo, video: true };
   const engine = deps.engine;
   let editing: Promise<void> | null = null;
-  let lastText = WATCHING;
+  let lastText = watchingText(t);
   const edit = (text: string): Promise<void> => {
     if (text === lastText) return Promise.resolve();
     lastText = text;
@@ -139,14 +154,16 @@ export async function answer(deps: TelegramBotDeps, req: VideoRequest, watchingI
   };
   try {
     if (!engine.matchVideo) throw new Error('this engine cannot match videos');
+    const gender = await genderFor(deps, req.from.id);
     const outcome = await admission.run(async (signal): Promise<Result<VideoReport>> => {
       const input = await openFile(req.telegram, req.fileId, { maxBytes: deps.videoMaxBytes, signal });
       if (!input.ok) return input;
-      const events = engine.matchVideo!(input.value, { maxBytes: deps.videoMaxBytes, maxSeconds: MAX_VIDEO_SECONDS, top: deps.runnersUp + 1, signal });
+      const personal = { labels: pictureLabels(t), ...(gender ? { gender } : {}) };
+      const events = engine.matchVideo!(input.value, { maxBytes: deps.videoMaxBytes, maxSeconds: MAX_VIDEO_SECONDS, top: deps.runnersUp + 1, signal, ...personal });
       for await (const event of events) {
         if (event.kind === 'result') return event.result;
         if (!editing && edits.due(req.chat.id)) {
-          editing = edit(progressText(event.update)).finally(() => {
+          editing = edit(progressText(event.update, t)).finally(() => {
             editing = null;
           });
         }
@@ -156,28 +173,28 @@ export async function answer(deps: TelegramBotDeps, req: VideoRequest, watchingI
     await editing;
     if (outcome.status === 'timeout') {
       deps.log.warn(context, 'video request timed out');
-      await edit(replyText('timeout'));
+      await edit(replyText(t, 'timeout'));
       return;
     }
     const result = outcome.value;
     if (!result.ok) {
       if (isOperatorFailure(result.error.code)) deps.log.error({ ...context, failure: result.error }, 'engine cannot answer');
-      await edit(replyText(result.error.code, { maxFileBytes: limitToName(result.error.message, deps.videoMaxBytes, deps.maxFileBytes) }));
+      await edit(replyText(t, result.error.code, { maxFileBytes: limitToName(result.error.message, deps.videoMaxBytes, deps.maxFileBytes) }));
       return;
     }
     const report = result.value;
     const best = bestMatch(report);
     if (!report.composite || !best) {
-      await edit(replyText('no_face'));
+      await edit(replyText(t, 'no_face'));
       return;
     }
-    await edit(doneText(report, best));
-    const caption = matchCaption(report, { markup: htmlMarkup, maxLength: CAPTION_LIMIT, runnersUp: deps.runnersUp });
+    await edit(doneText(report, best, t));
+    const caption = matchCaption(report, { markup: htmlMarkup, t, maxLength: CAPTION_LIMIT, runnersUp: deps.runnersUp });
     await sendPicture(req.telegram, req.chat.id, req.replyTo, report.composite, caption);
     await recordResult(deps, req, celebrityName(best.name), best.similarity);
   } catch (err) {
     await editing;
-    const text = reportInternalError(deps.log, err, context);
+    const text = reportInternalError(deps.log, err, context, t);
     await edit(text);
   }
 }

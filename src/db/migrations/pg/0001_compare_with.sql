@@ -1,0 +1,2 @@
+ALTER TABLE "users" ADD COLUMN "compare_with" text DEFAULT 'everyone' NOT NULL;--> statement-breakpoint
+ALTER TABLE "users" ADD CONSTRAINT "users_compare_with_check" CHECK ("users"."compare_with" in ('everyone', 'female', 'male'));

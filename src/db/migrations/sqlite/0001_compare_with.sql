@@ -1,0 +1,1 @@
+ALTER TABLE `users` ADD `compare_with` text DEFAULT 'everyone' NOT NULL;
