@@ -10,7 +10,7 @@ import { matchSearch } from '../src/core/engine.ts';
 import { sharp } from '../src/core/runtime/sharp.ts';
 import type { RgbImage } from '../src/core/types.ts';
 import { facesDir, peopleDir, repoRoot, scenesDir } from '../tests/support/paths.ts';
-import { median, timeMs } from './stats.ts';
+import { median, timeMs, machine } from './stats.ts';
 
 // The two face detectors side by side, in one run: how many of the labelled photos give a face, how
 // far the group photos are from their hand counts, false faces on the face-free patches, and time per
@@ -131,7 +131,7 @@ export function detectTable(figures: DetectorFigures[]): string {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  console.log(`machine: ${os.cpus()[0]?.model.trim()} x${os.availableParallelism()}, load ${os.loadavg()[0]!.toFixed(1)}`);
+  console.log(`machine: ${machine()}`);
   const figures = await benchDetect(7, console.log);
   console.log(detectTable(figures));
 }

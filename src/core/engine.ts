@@ -2,16 +2,17 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Device } from '../config.ts';
 import { logger } from '../log.ts';
-import { composeReply, type ComposeMatch, type ComposeRow } from './compose.ts';
-import { decodeImage } from './decode.ts';
+import { composeReply, MAX_RUNNERS_UP, tileSizes, type ComposeMatch, type ComposeRow } from './compose.ts';
+import { decodeImage, sniffImageFormat } from './decode.ts';
 import type { FaceResult, LookalikeEngine, MatchOptions, MatchReport } from './engineTypes.ts';
 import { ConfigError } from './errors.ts';
 import { loadDetector, type FaceSearch } from './detect/detector.ts';
-import { alignmentOf, cropForDisplay, describeFaces, type DescribedFace, type FacePipeline } from './faces.ts';
+import { alignmentOf, describeFaces, type DescribedFace, type FacePipeline } from './faces.ts';
 import { Gallery, type GalleryHit } from './gallery.ts';
 import { loadModel } from './models/registry.ts';
 import { fail, ok, type Failure, type Result } from './result.ts';
 import type { Box, RgbImage } from './types.ts';
+import { displayTile, thumbnailTile } from './tiles.ts';
 import { matchVideoStream } from './video/matchVideo.ts';
 import type { VideoEvent, VideoInput, VideoMatchOptions } from './video/types.ts';
 
@@ -38,8 +39,6 @@ export class EngineUnavailableError extends ConfigError {
     super(failure.message);
   }
 }
-
-const USER_FACE_SIZE = 320;
 
 /**
  * A reply shows a photo's few largest faces; a face under this fraction of the largest one's side is
@@ -116,34 +115,38 @@ class Engine implements LookalikeEngine {
 
   /** One row per face: its picture (a photo, or a video's frame), its box there and its hits. */
   private async compose(faces: { image: RgbImage; box: Box; hits: GalleryHit[] }[]): Promise<Buffer> {
-    const rows: ComposeRow[] = [];
-    for (const { image, box, hits } of faces) {
-      const [best, ...rest] = hits;
-      if (!best) continue;
-      rows.push({
-        userFace: await cropForDisplay(image, box, USER_FACE_SIZE),
-        best: await this.composeMatch(best),
-        runnersUp: await Promise.all(rest.slice(0, 4).map((hit) => this.composeMatch(hit))),
-      });
-    }
+    // Every face is cut or decoded at the size of its tile, all at once on libuv's threads.
+    const sizes = tileSizes();
+    const rows: ComposeRow[] = await Promise.all(
+      faces
+        .filter(({ hits }) => hits.length > 0)
+        .map(async ({ image, box, hits: [best, ...rest] }) => {
+          const [userFace, bestMatch, ...runnersUp] = await Promise.all([
+            displayTile(image, box, sizes.face),
+            this.composeMatch(best!, sizes.face),
+            ...rest.slice(0, MAX_RUNNERS_UP).map((hit) => this.composeMatch(hit, sizes.thumb)),
+          ]);
+          return { userFace: userFace as RgbImage, best: bestMatch as ComposeMatch, runnersUp: runnersUp as ComposeMatch[] };
+        }),
+    );
     return composeReply(rows);
   }
 
-  private async composeMatch(hit: GalleryHit): Promise<ComposeMatch> {
-    return { name: hit.name, similarity: hit.similarity, face: await this.galleryFace(hit) };
+  private async composeMatch(hit: GalleryHit, size: number): Promise<ComposeMatch> {
+    return { name: hit.name, similarity: hit.similarity, face: await this.galleryFace(hit, size) };
   }
 
-  /** The gallery face as a square crop: from the stored thumbnail, or else from the source image. */
-  private async galleryFace({ faceId, image, box }: GalleryHit): Promise<RgbImage> {
+  /** The gallery face as a `size` px square: from the stored thumbnail, or else from the source image. */
+  private async galleryFace({ faceId, image, box }: GalleryHit, size: number): Promise<RgbImage> {
     const thumb = this.gallery.thumbnail(faceId);
-    if (thumb) {
-      const decoded = await decodeImage(thumb);
-      if (decoded.ok) return decoded.value;
+    if (thumb && sniffImageFormat(thumb)) {
+      const tile = await thumbnailTile(thumb, size).catch(() => null);
+      if (tile) return tile;
     }
     const source = await decodeImage(await readFile(image).catch(() => new Uint8Array()));
-    if (source.ok) return cropForDisplay(source.value, box, USER_FACE_SIZE);
+    if (source.ok) return displayTile(source.value, box, size);
     log.warn({ faceId, image }, 'gallery face unavailable; showing a blank tile');
-    return { data: Buffer.alloc(USER_FACE_SIZE * USER_FACE_SIZE * 3, 48), width: USER_FACE_SIZE, height: USER_FACE_SIZE };
+    return { data: Buffer.alloc(size * size * 3, 48), width: size, height: size };
   }
 
   async close(): Promise<void> {

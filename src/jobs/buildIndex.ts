@@ -5,6 +5,7 @@ import type { Device } from '../config.ts';
 import { DEFAULT_DETECTOR, type DetectorName } from '../core/detect/detector.ts';
 import { indexDir } from '../core/engine.ts';
 import { Gallery } from '../core/gallery.ts';
+import { THUMBNAIL_SIZE } from '../core/tiles.ts';
 import { fail, ok, type Result } from '../core/result.ts';
 import { logger } from '../log.ts';
 import { listGalleryImages } from './galleryFolder.ts';
@@ -14,7 +15,7 @@ import { galleryInfoOf, type FaceTaskResult } from './pool/messages.ts';
 
 const log = logger('build-index');
 
-export const THUMBNAIL_SIZE = 192;
+export { THUMBNAIL_SIZE };
 
 export interface BuildIndexOptions {
   folder: string;
