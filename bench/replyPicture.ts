@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { clearSpriteCache } from '../src/core/compose-layers.ts';
 import { composeReply, tileSizes, type ComposeMatch, type ComposeRow } from '../src/core/compose.ts';
 import { readImageFile } from '../src/core/decode.ts';
-import { displayTile, thumbnailJpeg, thumbnailTile } from '../src/core/tiles.ts';
+import { displayTile, thumbnailJpeg, thumbnailTiles } from '../src/core/tiles.ts';
 import { sharp } from '../src/core/runtime/sharp.ts';
 import type { DetectedFace, RgbImage } from '../src/core/types.ts';
 import { loadPipeline } from '../tests/support/engine.ts';
@@ -79,9 +79,8 @@ export async function benchReplyPicture(runs = 30): Promise<ReplyPictureBench> {
   const [user, ...others] = people;
   const thumbs = await Promise.all(others.map(({ image, face }) => thumbnailJpeg(image, face.box)));
   const names = ['Joe Biden', 'Angelina Jolie', 'Jim Parsons', 'Kaley Cuoco', 'Mayim Bialik'];
-  const matches: ComposeMatch[] = await Promise.all(
-    thumbs.map(async (jpeg, i) => ({ name: names[i]!, similarity: 80 - 6 * i, face: await thumbnailTile(jpeg, i === 0 ? sizes.face : sizes.thumb) })),
-  );
+  const tiles = await thumbnailTiles(thumbs, thumbs.map((_, i) => (i === 0 ? sizes.face : sizes.thumb)));
+  const matches: ComposeMatch[] = tiles.map((face, i) => ({ name: names[i]!, similarity: 80 - 6 * i, face: face! }));
   const row: ComposeRow = { userFace: await displayTile(user!.image, user!.face.box, sizes.face), best: matches[0]!, runnersUp: matches.slice(1) };
 
   let jpeg = await composeReply([row]);

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Device } from '../config.ts';
 import { logger } from '../log.ts';
-import { composeReply, MAX_RUNNERS_UP, tileSizes, type ComposeMatch, type ComposeRow } from './compose.ts';
+import { composeReply, MAX_RUNNERS_UP, tileSizes, type ComposeRow } from './compose.ts';
 import { decodeImage, sniffImageFormat } from './decode.ts';
 import type { FaceResult, LookalikeEngine, MatchOptions, MatchReport } from './engineTypes.ts';
 import { ConfigError } from './errors.ts';
@@ -12,7 +12,7 @@ import { Gallery, type GalleryHit } from './gallery.ts';
 import { loadModel } from './models/registry.ts';
 import { fail, ok, type Failure, type Result } from './result.ts';
 import type { Box, RgbImage } from './types.ts';
-import { displayTile, thumbnailTile } from './tiles.ts';
+import { displayTile, thumbnailTiles } from './tiles.ts';
 import { matchVideoStream } from './video/matchVideo.ts';
 import type { VideoEvent, VideoInput, VideoMatchOptions } from './video/types.ts';
 
@@ -117,32 +117,36 @@ class Engine implements LookalikeEngine {
   private async compose(faces: { image: RgbImage; box: Box; hits: GalleryHit[] }[]): Promise<Buffer> {
     // Every face is cut or decoded at the size of its tile, all at once on libuv's threads.
     const sizes = tileSizes();
-    const rows: ComposeRow[] = await Promise.all(
-      faces
-        .filter(({ hits }) => hits.length > 0)
-        .map(async ({ image, box, hits: [best, ...rest] }) => {
-          const [userFace, bestMatch, ...runnersUp] = await Promise.all([
-            displayTile(image, box, sizes.face),
-            this.composeMatch(best!, sizes.face),
-            ...rest.slice(0, MAX_RUNNERS_UP).map((hit) => this.composeMatch(hit, sizes.thumb)),
-          ]);
-          return { userFace: userFace as RgbImage, best: bestMatch as ComposeMatch, runnersUp: runnersUp as ComposeMatch[] };
-        }),
-    );
+    const shown = faces.filter(({ hits }) => hits.length > 0).map((f) => ({ ...f, hits: f.hits.slice(0, 1 + MAX_RUNNERS_UP) }));
+    // The best match is drawn as large as the user's face, the runners-up as thumbnails.
+    const wanted = shown.flatMap((f) => f.hits.map((hit, j) => ({ hit, size: j === 0 ? sizes.face : sizes.thumb })));
+    const [users, matches] = await Promise.all([
+      Promise.all(shown.map(({ image, box }) => displayTile(image, box, sizes.face))),
+      this.galleryFaces(wanted.map((w) => w.hit), wanted.map((w) => w.size)),
+    ]);
+    let next = 0;
+    const rows: ComposeRow[] = shown.map((f, i) => {
+      const [best, ...rest] = f.hits.map((hit) => ({ name: hit.name, similarity: hit.similarity, face: matches[next++]! }));
+      return { userFace: users[i]!, best: best!, runnersUp: rest };
+    });
     return composeReply(rows);
   }
 
-  private async composeMatch(hit: GalleryHit, size: number): Promise<ComposeMatch> {
-    return { name: hit.name, similarity: hit.similarity, face: await this.galleryFace(hit, size) };
+  /** Gallery faces as squares of the given sizes: from the stored thumbnails, or else from the source images. */
+  private async galleryFaces(hits: readonly GalleryHit[], sizes: readonly number[]): Promise<RgbImage[]> {
+    const thumbs = hits.map(({ faceId }) => this.gallery.thumbnail(faceId));
+    const known = thumbs.flatMap((t, i) => (t && sniffImageFormat(t) ? [i] : []));
+    const tiles = await thumbnailTiles(
+      known.map((i) => thumbs[i]!),
+      known.map((i) => sizes[i]!),
+    );
+    const out: (RgbImage | null)[] = hits.map(() => null);
+    known.forEach((i, k) => (out[i] = tiles[k]!));
+    return Promise.all(out.map((tile, i) => tile ?? this.sourceFace(hits[i]!, sizes[i]!)));
   }
 
-  /** The gallery face as a `size` px square: from the stored thumbnail, or else from the source image. */
-  private async galleryFace({ faceId, image, box }: GalleryHit, size: number): Promise<RgbImage> {
-    const thumb = this.gallery.thumbnail(faceId);
-    if (thumb && sniffImageFormat(thumb)) {
-      const tile = await thumbnailTile(thumb, size).catch(() => null);
-      if (tile) return tile;
-    }
+  /** A gallery face cut from its source image, for a face without a usable thumbnail. */
+  private async sourceFace({ faceId, image, box }: GalleryHit, size: number): Promise<RgbImage> {
     const source = await decodeImage(await readFile(image).catch(() => new Uint8Array()));
     if (source.ok) return displayTile(source.value, box, size);
     log.warn({ faceId, image }, 'gallery face unavailable; showing a blank tile');
