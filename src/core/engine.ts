@@ -9,6 +9,7 @@ import { ConfigError } from './errors.ts';
 import { loadDetector, type FaceSearch } from './detect/detector.ts';
 import { alignmentOf, describeFaces, type DescribedFace, type FacePipeline } from './faces.ts';
 import { Gallery, type GalleryHit } from './gallery.ts';
+import type { Precision } from './models/embedder.ts';
 import { loadModel } from './models/registry.ts';
 import { fail, ok, type Failure, type Result } from './result.ts';
 import type { Box, RgbImage } from './types.ts';
@@ -26,6 +27,8 @@ export interface EngineOptions {
   model?: string;
   /** Face detector; by default the one that built the index. Another detector than the index's is refused. */
   detector?: string;
+  /** The model's precision; by default the index's. Another one than the index's is refused. */
+  precision?: Precision;
 }
 
 /** The index directory inside a data directory. */
@@ -177,10 +180,17 @@ export async function tryOpenEngine(opts: EngineOptions): Promise<Result<Lookali
       `The index was built with the ${gallery.info.detector} face detector, not ${detectorName}. Match without --detector, or rebuild the index with --detector ${detectorName}.`,
     );
   }
+  const precision = opts.precision ?? gallery.info.precision ?? 'fp32';
+  if (precision !== (gallery.info.precision ?? 'fp32')) {
+    return fail(
+      'model_mismatch',
+      `The index was built with the ${gallery.info.precision ?? 'fp32'} model, not ${precision}. Match without --precision, or rebuild the index with --precision ${precision}.`,
+    );
+  }
   const load = { modelsDir: opts.modelsDir, device: opts.device ?? 'auto' };
   const detector = await loadDetector(detectorName, load);
   if (!detector.ok) return detector;
-  const model = await loadModel(modelName, { ...load, descriptor: gallery.info.descriptor });
+  const model = await loadModel(modelName, { ...load, descriptor: gallery.info.descriptor, precision });
   if (!model.ok) {
     await detector.value.dispose();
     return model;

@@ -8,7 +8,8 @@ import { Gallery } from '../../core/gallery.ts';
 import { similarityFloorOf } from '../../core/models/registry.ts';
 import type { LookalikeEngine, MatchReport } from '../../core/engineTypes.ts';
 import { fail, ok, type Failure, type Result } from '../../core/result.ts';
-import { dataDirOf, detectorOption, modelOption } from '../options.ts';
+import type { Precision } from '../../core/models/embedder.ts';
+import { dataDirOf, detectorOption, modelOption, precisionOption } from '../options.ts';
 import { say } from '../run.ts';
 import { celebrityLookalikes, type CelebrityMode } from './celebrity.ts';
 
@@ -19,6 +20,7 @@ interface MatchCliOptions {
   json?: boolean;
   model?: string;
   detector?: string;
+  precision?: Precision;
   celebrity?: string;
   by: CelebrityMode;
 }
@@ -33,6 +35,7 @@ export function registerMatchCommand(program: Command, config: Config): void {
     .option('--json', 'one JSON object per photo per line on stdout')
     .addOption(modelOption())
     .addOption(detectorOption())
+    .addOption(precisionOption())
     .option('--celebrity <name>', 'instead of photos: the other people of the index who look most like this one')
     .addOption(new Option('--by <how>', "with --celebrity: compare the person's average face (mean) or their closest pair of faces (best)").choices(['mean', 'best']).default('mean'))
     .action(async (args: string[], opts: MatchCliOptions, command: Command) => {
@@ -98,7 +101,7 @@ async function readStdin(): Promise<string> {
 }
 
 async function matchPhotos(photos: string[], opts: MatchCliOptions, dataDir: string, config: Config): Promise<void> {
-  const engine = await tryOpenEngine({ dataDir, modelsDir: config.modelsDir, device: config.device, model: opts.model, detector: opts.detector });
+  const engine = await tryOpenEngine({ dataDir, modelsDir: config.modelsDir, device: config.device, model: opts.model, detector: opts.detector, precision: opts.precision });
   if (!engine.ok) {
     report(photos, opts, () => engine);
     process.exitCode = 2;

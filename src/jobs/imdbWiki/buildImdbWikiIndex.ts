@@ -4,6 +4,7 @@ import type { Device } from '../../config.ts';
 import { DEFAULT_DETECTOR, type DetectorName } from '../../core/detect/detector.ts';
 import { indexDir } from '../../core/engine.ts';
 import { Gallery, type FaceSource } from '../../core/gallery.ts';
+import type { Precision } from '../../core/models/embedder.ts';
 import { fail, ok, type Result } from '../../core/result.ts';
 import { logger } from '../../log.ts';
 import { THUMBNAIL_SIZE } from '../buildIndex.ts';
@@ -38,6 +39,8 @@ export interface ImdbWikiBuildOptions extends PlanOptions {
   /** Face detector (default: the CNN, DEFAULT_DETECTOR). */
   detector?: DetectorName;
   descriptor?: string;
+  /** fp32 (default) or int8 (VGG-Face); the index records it. */
+  precision?: Precision;
   device?: Device;
   /** Continue from a checkpoint of the same build (default true); false discards any checkpoint. */
   resume?: boolean;
@@ -144,6 +147,7 @@ export async function buildImdbWikiIndex(opts: ImdbWikiBuildOptions): Promise<Re
     maxPerIdentity: opts.maxPerIdentity ?? null,
     model: opts.model ?? 'default',
     descriptor: opts.descriptor ?? null,
+    ...(opts.precision && opts.precision !== 'fp32' ? { precision: opts.precision } : {}),
     detector: opts.detector ?? DEFAULT_DETECTOR,
     thumbnailSize: THUMBNAIL_SIZE,
     decodeMaxSide,
@@ -191,6 +195,7 @@ async function runBuild(
       model: opts.model ?? 'default',
       detector: opts.detector ?? DEFAULT_DETECTOR,
       descriptor: opts.descriptor,
+      precision: opts.precision,
       modelsDir: opts.modelsDir,
       device: opts.device ?? 'auto',
       workers: opts.workers,
@@ -274,7 +279,7 @@ async function runBuild(
 
   if (!info) {
     // Every row was checkpointed by an earlier run that stopped before it wrote the model's details.
-    const pool = await FacePool.start({ model: opts.model ?? 'default', detector: opts.detector ?? DEFAULT_DETECTOR, descriptor: opts.descriptor, modelsDir: opts.modelsDir, device: opts.device ?? 'auto', workers: 1, prepare: { thumbnailSize: THUMBNAIL_SIZE, decodeMaxSide: ctx.decodeMaxSide } });
+    const pool = await FacePool.start({ model: opts.model ?? 'default', detector: opts.detector ?? DEFAULT_DETECTOR, descriptor: opts.descriptor, precision: opts.precision, modelsDir: opts.modelsDir, device: opts.device ?? 'auto', workers: 1, prepare: { thumbnailSize: THUMBNAIL_SIZE, decodeMaxSide: ctx.decodeMaxSide } });
     if (!pool.ok) return pool;
     info = pool.value.info;
     await pool.value.close();
