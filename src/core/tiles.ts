@@ -1,5 +1,5 @@
 import { tileSizes } from './compose.ts';
-import { cropForDisplay } from './faces.ts';
+import { cropForDisplay, displaySquare } from './faces.ts';
 import { sharp } from './runtime/sharp.ts';
 import type { Box, RgbImage } from './types.ts';
 
@@ -111,6 +111,16 @@ export function jpegSize(bytes: Uint8Array): { width: number; height: number } |
 
 /** The thumbnail an index stores for a face: its display square at THUMBNAIL_SIZE, as JPEG. */
 export async function thumbnailJpeg(image: RgbImage, box: Box, size = THUMBNAIL_SIZE): Promise<Buffer> {
-  const square = await cropForDisplay(image, box, size);
-  return sharp(square.data, { raw: { width: square.width, height: square.height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+  const square = displaySquare(box, image.width, image.height);
+  const raw = { raw: { width: image.width, height: image.height, channels: 3 as const } };
+  if (square.x + square.width <= image.width && square.y + square.height <= image.height) {
+    // Cut, resized and encoded in one libvips call.
+    return sharp(image.data, raw)
+      .extract({ left: square.x, top: square.y, width: square.width, height: square.height })
+      .resize(size, size, { fit: 'fill' })
+      .jpeg({ quality: 85 })
+      .toBuffer();
+  }
+  const tile = await cropForDisplay(image, box, size);
+  return sharp(tile.data, { raw: { width: tile.width, height: tile.height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
 }
