@@ -15,6 +15,7 @@ import { emptyTimings, type FaceTask, type StageTimings } from '../pool/prepareF
 import { histogram, writeBuildInfo, type ImdbWikiBuildInfo } from './buildInfo.ts';
 import { Checkpoint, type CheckpointRecord, type RecordIndex } from './checkpoint.ts';
 import { ageAtPhoto, defaultCleanOptions, type CleaningStats } from './clean.ts';
+import { RateEstimator } from './rate.ts';
 import { nameOf } from './metadata.ts';
 import { imagePathOf, planImdbWikiBuild, type BuildPlan, type PlanOptions } from './plan.ts';
 
@@ -207,6 +208,7 @@ async function runBuild(
     info = pool.value.info;
     writeFileSync(path.join(ctx.ckptDir, MODEL_FILE), JSON.stringify(info));
     runStarted = performance.now();
+    const rates = new RateEstimator(runStarted, workers);
     try {
       const outcome = await pool.value.run(tasks, {
         batchSize: opts.batchSize,
@@ -215,8 +217,7 @@ async function runBuild(
           checkpoint.append(results.map(toRecord));
           for (const r of results) r.ok ? faces++ : skippedCount++;
           processed += results.length;
-          const seconds = (performance.now() - runStarted) / 1000;
-          const rate = seconds > 0 ? processed / seconds : 0;
+          const rate = rates.add(performance.now(), processed);
           const done = resumed + processed;
           opts.onProgress?.({
             done,
