@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Device } from '../config.ts';
 import { logger } from '../log.ts';
+import { batchedEmbedder, type BatchOptions, type BatchStats } from './batcher.ts';
 import { composeReply, MAX_RUNNERS_UP, tileSizes, type ComposeRow } from './compose.ts';
 import { decodeImage, sniffImageFormat } from './decode.ts';
 import type { FaceResult, LookalikeEngine, MatchOptions, MatchReport } from './engineTypes.ts';
@@ -29,6 +30,10 @@ export interface EngineOptions {
   detector?: string;
   /** The model's precision; by default the index's. Another one than the index's is refused. */
   precision?: Precision;
+  /** ONNX Runtime threads per inference (default: one per core; see README, "Many photos at once"). */
+  intraOpThreads?: number;
+  /** How faces of concurrent requests share embedding calls (batcher.ts); false embeds each request alone. */
+  batching?: Partial<BatchOptions> | false;
 }
 
 /** The index directory inside a data directory. */
@@ -72,6 +77,11 @@ class Engine implements LookalikeEngine {
 
   get gallerySize(): number {
     return this.gallery.size;
+  }
+
+  /** Embedding calls made and faces embedded in them, when faces of concurrent requests share calls. */
+  get embeddingStats(): BatchStats | null {
+    return 'stats' in this.model ? (this.model.stats as BatchStats) : null;
   }
 
   async match(bytes: Uint8Array, opts: MatchOptions = {}): Promise<Result<MatchReport>> {
@@ -162,7 +172,7 @@ class Engine implements LookalikeEngine {
 }
 
 /** Opens the index of a data directory and the model that built it. Expected failures come back as values. */
-export async function tryOpenEngine(opts: EngineOptions): Promise<Result<LookalikeEngine & { matchImage: Engine['matchImage'] }>> {
+export async function tryOpenEngine(opts: EngineOptions): Promise<Result<LookalikeEngine & Pick<Engine, 'matchImage' | 'embeddingStats'>>> {
   const opened = await Gallery.open(indexDir(opts.dataDir));
   if (!opened.ok) return opened;
   const gallery = opened.value;
@@ -187,7 +197,7 @@ export async function tryOpenEngine(opts: EngineOptions): Promise<Result<Lookali
       `The index was built with the ${gallery.info.precision ?? 'fp32'} model, not ${precision}. Match without --precision, or rebuild the index with --precision ${precision}.`,
     );
   }
-  const load = { modelsDir: opts.modelsDir, device: opts.device ?? 'auto' };
+  const load = { modelsDir: opts.modelsDir, device: opts.device ?? 'auto', intraOpThreads: opts.intraOpThreads };
   const detector = await loadDetector(detectorName, load);
   if (!detector.ok) return detector;
   const model = await loadModel(modelName, { ...load, descriptor: gallery.info.descriptor, precision });
@@ -196,7 +206,8 @@ export async function tryOpenEngine(opts: EngineOptions): Promise<Result<Lookali
     return model;
   }
   log.info({ model: modelName, detector: detectorName, faces: gallery.size, identities: gallery.identityCount }, 'engine ready');
-  return ok(new Engine(gallery, { detector: detector.value, embedder: model.value }));
+  const embedder = opts.batching === false ? model.value : batchedEmbedder(model.value, opts.batching);
+  return ok(new Engine(gallery, { detector: detector.value, embedder }));
 }
 
 /** Like tryOpenEngine, for callers that cannot go on without an engine (the bots). */

@@ -1,4 +1,5 @@
 import { tileSizes } from './compose.ts';
+import { jpegSize } from './decode.ts';
 import { cropForDisplay, displaySquare } from './faces.ts';
 import { sharp } from './runtime/sharp.ts';
 import type { Box, RgbImage } from './types.ts';
@@ -86,27 +87,6 @@ function halve(strip: Buffer, stripWidth: number, x0: number, side: number): Rgb
     }
   }
   return { data, width: half, height: half };
-}
-
-/** Width and height from a baseline or progressive JPEG's frame header, or null. */
-export function jpegSize(bytes: Uint8Array): { width: number; height: number } | null {
-  if (bytes[0] !== 0xff || bytes[1] !== 0xd8) return null;
-  let at = 2;
-  while (at + 9 < bytes.length) {
-    if (bytes[at] !== 0xff) return null;
-    const marker = bytes[at + 1]!;
-    if (marker === 0xff) {
-      at++;
-      continue;
-    }
-    const length = (bytes[at + 2]! << 8) | bytes[at + 3]!;
-    // SOF0..SOF15, except DHT (C4), JPG (C8) and DAC (CC).
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      return { height: (bytes[at + 5]! << 8) | bytes[at + 6]!, width: (bytes[at + 7]! << 8) | bytes[at + 8]! };
-    }
-    at += 2 + length;
-  }
-  return null;
 }
 
 /** The thumbnail an index stores for a face: its display square at THUMBNAIL_SIZE, as JPEG. */

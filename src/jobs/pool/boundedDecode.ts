@@ -1,7 +1,6 @@
-import { ALPHA_BACKGROUND, DEFAULT_MAX_PIXELS, PHOTO_FORMATS, shortReason, sniffImageFormat } from '../../core/decode.ts';
+import { ALPHA_BACKGROUND, DEFAULT_MAX_PIXELS, headerSize, PHOTO_FORMATS, shortReason, sniffImageFormat } from '../../core/decode.ts';
 import { fail, ok, type Result } from '../../core/result.ts';
 import { sharp } from '../../core/runtime/sharp.ts';
-import { jpegSize } from '../../core/tiles.ts';
 import type { RgbImage } from '../../core/types.ts';
 
 // Decoding for offline index builds, where the files are a dataset's and only the face matters:
@@ -25,7 +24,7 @@ export async function decodeBounded(bytes: Uint8Array, maxSide: number, maxPixel
   if (!format) return fail('not_an_image', 'Not an image that can be read.');
   // JPEG and PNG give their size in the first bytes: one libvips call less per crop (each costs
   // about a millisecond before it does anything). Other formats ask libvips for the header.
-  let header = format === 'jpeg' ? jpegSize(bytes) : format === 'png' ? pngSize(bytes) : null;
+  let header = headerSize(bytes, format);
   if (!header) {
     let meta;
     try {
@@ -61,11 +60,4 @@ export async function decodeBounded(bytes: Uint8Array, maxSide: number, maxPixel
     if (err instanceof Error && /decode produced/.test(err.message)) throw err;
     return fail('corrupt_image', `The image could not be decoded (${shortReason(err)}).`);
   }
-}
-
-/** Width and height from a PNG's IHDR chunk, or null. */
-function pngSize(bytes: Uint8Array): { width: number; height: number } | null {
-  if (bytes.length < 24 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') return null;
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return { width: view.getUint32(16), height: view.getUint32(20) };
 }
