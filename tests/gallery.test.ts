@@ -41,7 +41,7 @@ test('gallery: search groups faces by identity, best face first, and survives sa
     const gallery = opened.value;
     assert.equal(gallery.size, 3);
     assert.equal(gallery.identityCount, 2);
-    assert.deepEqual(gallery.info, info);
+    assert.deepEqual(gallery.info, { ...info, precision: 'fp32' });
 
     const hits = gallery.search(alice, 5);
     assert.deepEqual(hits.map((h) => h.name), ['Alice', 'Bob']);

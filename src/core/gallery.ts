@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { DetectorName } from './detect/detector.ts';
 import { IndexCorruptError } from './errors.ts';
 import type { Alignment } from './faces.ts';
+import type { Precision } from './models/embedder.ts';
 import { fail, ok, type Result } from './result.ts';
 import { VectorIndex } from './runtime/hnsw.ts';
 import { bestPerIdentity, toPercent } from './similarity.ts';
@@ -44,6 +45,8 @@ export interface GalleryInfo {
   detector: DetectorName;
   /** How faces were cut for the model: aligned by keypoints, or their box framed. */
   alignment: Alignment;
+  /** The model's arithmetic (int8 descriptors differ a little from fp32 ones); absent in older indexes: fp32. */
+  precision?: Precision;
 }
 
 export interface GalleryHit extends GalleryFace {
@@ -133,6 +136,7 @@ export class Gallery {
       dims: meta.dims,
       detector: meta.detector ?? 'haar',
       alignment: meta.alignment ?? 'box',
+      precision: meta.precision ?? 'fp32',
     };
     return ok(new Gallery(dir, info, vectors, meta.identities, meta.faces, meta.createdAt));
   }

@@ -5,6 +5,8 @@ import type { Device } from '../config.ts';
 import { DEFAULT_DETECTOR, type DetectorName } from '../core/detect/detector.ts';
 import { indexDir } from '../core/engine.ts';
 import { Gallery } from '../core/gallery.ts';
+import type { Precision } from '../core/models/embedder.ts';
+import { THUMBNAIL_SIZE } from '../core/tiles.ts';
 import { fail, ok, type Result } from '../core/result.ts';
 import { logger } from '../log.ts';
 import { listGalleryImages } from './galleryFolder.ts';
@@ -15,7 +17,7 @@ import { galleryInfoOf, type FaceTaskResult } from './pool/messages.ts';
 
 const log = logger('build-index');
 
-export const THUMBNAIL_SIZE = 192;
+export { THUMBNAIL_SIZE };
 
 export interface BuildIndexOptions {
   folder: string;
@@ -26,6 +28,8 @@ export interface BuildIndexOptions {
   detector?: DetectorName;
   /** The model's descriptor variant, e.g. VGG-Face's '4096' (fc7) or '2622' (fc8); the model's default when absent. */
   descriptor?: string;
+  /** fp32 (default) or int8 (VGG-Face); the index records it. */
+  precision?: Precision;
   device?: Device;
   /** Leave some images out (tests hold photos back to query with). */
   exclude?: (imagePath: string) => boolean;
@@ -66,6 +70,7 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<Result<BuildS
     model: opts.model ?? 'default',
     detector: opts.detector ?? DEFAULT_DETECTOR,
     descriptor: opts.descriptor,
+    precision: opts.precision,
     modelsDir: opts.modelsDir,
     device: opts.device ?? 'auto',
     workers: Math.min(opts.workers ?? availableParallelism(), images.length),

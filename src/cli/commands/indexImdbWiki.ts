@@ -7,6 +7,7 @@ import { CheckpointMismatchError } from '../../jobs/imdbWiki/checkpoint.ts';
 import { buildImdbWikiIndex, type ImdbWikiBuildSummary } from '../../jobs/imdbWiki/buildImdbWikiIndex.ts';
 import { MatFormatError } from '../../jobs/imdbWiki/matFile.ts';
 import { say } from '../run.ts';
+import type { Precision } from '../../core/models/embedder.ts';
 
 // `lookalike index build --imdb <dir>` / `--wiki <dir>`: the celebrity index from an unpacked
 // IMDB-WIKI crop folder. Each cleaning rule is a flag; a stopped build resumes by running the same
@@ -29,6 +30,7 @@ export interface ImdbWikiCliOptions {
   model: string;
   detector: DetectorName;
   descriptor?: string;
+  precision?: Precision;
 }
 
 /** Adds the IMDB-WIKI options to `index build`. */
@@ -86,6 +88,7 @@ export async function runImdbWikiBuild(opts: ImdbWikiCliOptions, dataDir: string
       model: opts.model,
       detector: opts.detector,
       descriptor: opts.descriptor,
+      precision: opts.precision,
       device: config.device,
       clean: {
         requireFace: opts.requireFace,
