@@ -1,9 +1,9 @@
 import { IndexCorruptError } from './errors.ts';
 
 // The gallery's per-face metadata (who, which image, where, its thumbnail), in faces.bin: one
-// column per field, read with one file read and used in place. The same rows as JSON arrays took
-// IMDB's 460,000 faces 2.5 s to read and parse and about 300 MB of heap; these are about 55 MB and
-// a few milliseconds (bench/startup.ts).
+// column per field, read with one file read and used in place. The same rows as JSON arrays in
+// gallery.json (index format 1) took longer to parse and more memory at IMDB's 460,000 faces than
+// these take to read (bench/startup.ts prints both).
 //
 //   'LKFACES1' (8 bytes) | count u32 | reserved u32
 //   thumbOffset f64[n] | identity u32[n] | box i32[4n] (x, y, w, h) | thumbLength u32[n]

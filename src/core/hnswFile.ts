@@ -6,7 +6,8 @@ import { IndexCorruptError } from './errors.ts';
 // the upper layers, then a beam of `ef` over the base layer), in the cosine space hnswlib-node uses
 // (unit vectors, distance 1 - dot). hnswlib's loadIndex walks the file element by element, asking the
 // stream its position twice each time: a system call apiece, 900,000 of them for IMDB's 460,000
-// faces, about five seconds of the bot's start-up. Reading the file is a fraction of a second.
+// faces, and seconds of the bot's start-up. Reading the file in one go takes about half as long
+// (bench/startup.ts prints both).
 // Index builds still use hnswlib (runtime/hnsw.ts), which writes the files this reads.
 
 const HEADER_BYTES = 96;
