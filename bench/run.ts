@@ -8,6 +8,7 @@ import { benchImdbBuild } from './imdbBuild.ts';
 import { benchLoad } from './load.ts';
 import { benchPipeline } from './pipeline.ts';
 import { benchReplyPicture } from './replyPicture.ts';
+import { benchStartup } from './startup.ts';
 import { benchVggConvert } from './vggConvert.ts';
 import { benchVggFace } from './vggface.ts';
 import { benchVideo } from './video.ts';
@@ -24,7 +25,7 @@ const arg = (name: string): string | undefined => {
   return i > 0 ? process.argv[i + 1] : undefined;
 };
 
-const BENCHES = ['pipeline', 'embedding', 'hnsw', 'detect', 'accuracy', 'alignment', 'vggface', 'vggconvert', 'imdb', 'reply', 'video', 'videomemory', 'load'] as const;
+const BENCHES = ['pipeline', 'embedding', 'hnsw', 'detect', 'accuracy', 'alignment', 'vggface', 'vggconvert', 'imdb', 'reply', 'video', 'videomemory', 'load', 'startup'] as const;
 type BenchName = (typeof BENCHES)[number];
 const only = arg('--only')?.split(',').map((s) => s.trim().toLowerCase());
 for (const name of only ?? []) if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`unknown benchmark "${name}": ${BENCHES.join(', ')}`);
@@ -143,6 +144,22 @@ await step('load', benchLoad, (l, load) => {
   row(
     `Telegram bot under load (\`bench/load.ts\`): ${l.photos} photos from ${l.users} users in ${f(l.sendSeconds, 0)} s, default limits`,
     `${l.answers.picture} pictures, ${l.answers.busy} busy, ${l.answers.rate_limited} rate-limited; latency p50 / p95 ${f(l.p50Ms, 0)} / ${f(l.p95Ms, 0)} ms (pictures ${f(l.pictureP50Ms, 0)} / ${f(l.pictureP95Ms, 0)} ms); peak RSS ${f(l.peakRssMb, 0)} MiB (${load})`,
+  );
+});
+
+await step('startup', () => benchStartup(), (s) => {
+  // The run takes minutes on a shared machine: the load at its start and at its end.
+  const load = `load ${s.load[0]} to ${s.load[1]}`;
+  const faceBytes = (s.galleryRssMb * 2 ** 20) / s.index.faces;
+  const onDisk = (s.index.bytes.meta + s.index.bytes.vectors) / 2 ** 20;
+  row(
+    `start-up with a synthetic index of ${s.index.faces.toLocaleString('en')} faces (\`bench/startup.ts\`, fresh processes, medians of ${s.runs}): index load, its resident memory; engine open, first match; \`lookalike bot telegram\` from start to engine ready and to its first reply picture, its RSS`,
+    `index ${f(s.galleryLoadMs, 0)} ms, ${f(s.galleryRssMb, 0)} MiB (${f(faceBytes, 0)} B a face; ${f(onDisk, 0)} MiB of index files, thumbnails on disk); engine ${f(s.engineOpenMs, 0)} ms, first match ${f(s.firstMatchMs, 0)} ms; bot ${f(s.botEngineReadyMs, 0)} / ${f(s.botFirstAnswerMs, 0)} ms, ${f(s.botRssMb, 0)} MiB (${load})`,
+    `first answer ≤ 3,000 ms — ${met(s.botFirstAnswerMs <= 3000)}`,
+  );
+  row(
+    'start-up, the same index loaded as before this benchmark: faces as rows in gallery.json (format 1); faces.hnsw by hnswlib\'s own loader',
+    `${f(s.format1LoadMs, 0)} ms, ${f(s.format1RssMb, 0)} MiB; ${f(s.hnswlibLoadMs, 0)} ms, ${f(s.hnswlibRssMb, 0)} MiB (${load})`,
   );
 });
 

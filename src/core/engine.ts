@@ -313,9 +313,9 @@ function composeMatch(hit: GalleryHit, face: RgbImage): ComposeMatch {
 
 /** Opens the index of a data directory and the model that built it. Expected failures come back as values. */
 export async function tryOpenEngine(opts: EngineOptions): Promise<Result<Engine>> {
-  const opened = await Gallery.open(indexDir(opts.dataDir));
-  if (!opened.ok) return opened;
-  const gallery = opened.value;
+  const opening = await Gallery.prepare(indexDir(opts.dataDir));
+  if (!opening.ok) return opening;
+  const gallery = opening.value;
   const modelName = opts.model ?? gallery.info.modelId;
   if (modelName !== gallery.info.modelId) {
     return fail(
@@ -337,6 +337,10 @@ export async function tryOpenEngine(opts: EngineOptions): Promise<Result<Engine>
       `The index was built with the ${gallery.info.precision ?? 'fp32'} model, not ${precision}. Match without --precision, or rebuild the index with --precision ${precision}.`,
     );
   }
+  // The index's vectors and faces are read (file reads on libuv's threads) while the models load: at
+  // IMDB's size each takes a good part of the start-up (bench/startup.ts).
+  const galleryLoading = gallery.load();
+  galleryLoading.catch(() => undefined);
   const load = { modelsDir: opts.modelsDir, device: opts.device ?? 'auto', intraOpThreads: opts.intraOpThreads };
   const detector = await loadDetector(detectorName, load);
   if (!detector.ok) return detector;
@@ -345,9 +349,16 @@ export async function tryOpenEngine(opts: EngineOptions): Promise<Result<Engine>
     await detector.value.dispose();
     return model;
   }
-  log.info({ model: modelName, detector: detectorName, faces: gallery.size, identities: gallery.identityCount }, 'engine ready');
+  let loaded: Gallery;
+  try {
+    loaded = await galleryLoading;
+  } catch (err) {
+    await Promise.all([detector.value.dispose(), model.value.dispose()]);
+    throw err;
+  }
+  log.info({ model: modelName, detector: detectorName, faces: loaded.size, identities: loaded.identityCount }, 'engine ready');
   const embedder = opts.batching === false ? model.value : batchedEmbedder(model.value, opts.batching);
-  return ok(new Engine(gallery, { detector: detector.value, embedder }));
+  return ok(new Engine(loaded, { detector: detector.value, embedder }));
 }
 
 /** Like tryOpenEngine, for callers that cannot go on without an engine (the bots). */

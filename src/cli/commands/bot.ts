@@ -6,16 +6,21 @@ import { ConfigError } from '../../core/errors.ts';
 import { openStore } from '../../db/store.ts';
 import type { Store } from '../../db/types.ts';
 import { logger } from '../../log.ts';
-import { discordSettingsFromEnv, runDiscordBot, serveDiscord, type RunningDiscordBot } from '../../bots/discord/run.ts';
+import type { RunningDiscordBot } from '../../bots/discord/run.ts';
 import { limitsFromEnv, RequestLimits } from '../../bots/shared/limits.ts';
 import { exitSoon } from '../../bots/shared/service.ts';
-import { runTelegramBot, serveTelegram, telegramSettingsFromEnv, type RunningTelegramBot } from '../../bots/telegram/run.ts';
+import type { RunningTelegramBot } from '../../bots/telegram/run.ts';
 import { dataDirOf } from '../options.ts';
 
 // `lookalike bot telegram`, `lookalike bot discord`, and `lookalike bot`: every bot whose token is set,
 // in this one process, sharing one engine, one store and one set of request limits.
 
 const log = logger('bots');
+
+// Each platform's client is imported when its bot runs: discord.js alone took 0.9 s to import on the
+// bench machine, a third of the start-up budget of a Telegram-only bot (bench/startup.ts).
+const telegram = () => import('../../bots/telegram/run.ts');
+const discord = () => import('../../bots/discord/run.ts');
 
 interface ServiceBase {
   dataDir: string;
@@ -36,10 +41,14 @@ export function registerBotCommand(program: Command, config: Config): void {
         ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
       };
       switch (platform?.toLowerCase()) {
-        case 'telegram':
-          return serveTelegram({ ...base, settings: telegramSettingsFromEnv() });
-        case 'discord':
-          return serveDiscord({ ...base, settings: discordSettingsFromEnv() });
+        case 'telegram': {
+          const t = await telegram();
+          return t.serveTelegram({ ...base, settings: t.telegramSettingsFromEnv() });
+        }
+        case 'discord': {
+          const d = await discord();
+          return d.serveDiscord({ ...base, settings: d.discordSettingsFromEnv() });
+        }
         case undefined:
           return serveAllBots(base);
         default:
@@ -54,8 +63,10 @@ async function serveAllBots(base: ServiceBase, env: NodeJS.ProcessEnv = process.
     throw new ConfigError('no bot token is set: set TELEGRAM_BOT_TOKEN (Telegram) and/or DISCORD_BOT_TOKEN (Discord)');
   }
   // Settings first: a bad variable stops the start before the engine is loaded.
-  const telegramSettings = wanted.telegram ? telegramSettingsFromEnv(env) : undefined;
-  const discordSettings = wanted.discord ? discordSettingsFromEnv(env) : undefined;
+  const t = wanted.telegram ? await telegram() : undefined;
+  const d = wanted.discord ? await discord() : undefined;
+  const telegramSettings = t?.telegramSettingsFromEnv(env);
+  const discordSettings = d?.discordSettingsFromEnv(env);
 
   const engine = await openEngine({ dataDir: base.dataDir, modelsDir: base.modelsDir, device: base.device });
   let store: Store | undefined;
@@ -74,10 +85,10 @@ async function serveAllBots(base: ServiceBase, env: NodeJS.ProcessEnv = process.
     store = await openStore({ dataDir: base.dataDir, ...(base.databaseUrl ? { databaseUrl: base.databaseUrl } : {}) });
     // One queue for both: a burst on one platform makes the other wait, not the machine overload.
     const limits = new RequestLimits(limitsFromEnv(env));
-    if (telegramSettings) bots.push(await runTelegramBot(telegramSettings, { engine, store, limits }));
+    if (t && telegramSettings) bots.push(await t.runTelegramBot(telegramSettings, { engine, store, limits }));
     // With DISCORD_SHARDS, the shards run inside this process (one engine), not under a ShardingManager.
-    if (discordSettings) {
-      bots.push(await runDiscordBot(discordSettings, { engine, store, limits, ...(discordSettings.shards !== undefined ? { shardCount: discordSettings.shards } : {}) }));
+    if (d && discordSettings) {
+      bots.push(await d.runDiscordBot(discordSettings, { engine, store, limits, ...(discordSettings.shards !== undefined ? { shardCount: discordSettings.shards } : {}) }));
     }
     log.info({ bots: Object.entries(wanted).filter(([, on]) => on).map(([name]) => name) }, 'bots running');
     // Until a signal, or until one bot stops for good (that takes the others down too).

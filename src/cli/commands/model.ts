@@ -1,14 +1,13 @@
 import { Option, type Command } from 'commander';
 import type { Config } from '../../config.ts';
-import { convertBlazeFace } from '../../jobs/convertBlazeFace.ts';
-import { convertFaceRecognitionNet } from '../../jobs/convertFaceRecognitionNet.ts';
-import { convertVggFace } from '../../jobs/convertVggFace.ts';
-import { KerasWeightsError } from '../../jobs/kerasWeights.ts';
 import type { Precision } from '../../core/models/embedder.ts';
 import { calibrationCrops, DEFAULT_CALIBRATION_CROPS } from '../../jobs/vggFaceCalibration.ts';
 import { positiveInt, precisionOption } from '../options.ts';
 import { say } from '../run.ts';
 
+
+// The converters (tfjs, the HDF5 reader, the ONNX writer) are imported when a conversion runs, not at
+// every start of the program (the bots' included).
 
 export function registerModelCommands(program: Command, config: Config): void {
   const model = program.command('model').description('convert face models into ONNX files under models/');
@@ -17,6 +16,8 @@ export function registerModelCommands(program: Command, config: Config): void {
     .command('convert-default')
     .description("install the default models: face-api.js's FaceRecognitionNet (npm package @vladmandic/face-api) converted to ONNX, and the BlazeFace face detector")
     .action(async () => {
+      const { convertFaceRecognitionNet } = await import('../../jobs/convertFaceRecognitionNet.ts');
+      const { convertBlazeFace } = await import('../../jobs/convertBlazeFace.ts');
       const converted = await convertFaceRecognitionNet({ modelsDir: config.modelsDir });
       say(`Wrote ${converted.file}`);
       const detector = await convertBlazeFace({ modelsDir: config.modelsDir });
@@ -45,6 +46,8 @@ export function registerModelCommands(program: Command, config: Config): void {
         }
         calibration = crops.value;
       }
+      const { convertVggFace } = await import('../../jobs/convertVggFace.ts');
+      const { KerasWeightsError } = await import('../../jobs/kerasWeights.ts');
       try {
         const converted = await convertVggFace({ file, modelsDir: config.modelsDir, precision: opts.precision, calibration });
         say(`Wrote ${converted.file} (${(converted.bytes / 2 ** 20).toFixed(0)} MB, ${converted.parameters.toLocaleString('en')} weights${calibration ? `, int8, calibrated on ${calibration.length} faces` : ''}).`);
