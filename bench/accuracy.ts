@@ -1,9 +1,9 @@
-import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { DETECTORS, type DetectorName } from '../src/core/detect/detector.ts';
 import { loadPipeline } from '../tests/support/engine.ts';
 import { describeFolder, galleryProtocol, leaveOneOut, verifyPairs } from '../tests/support/evaluate.ts';
 import { peopleDir, validationDir } from '../tests/support/paths.ts';
+import { machine } from './stats.ts';
 
 // Recognition accuracy of the default model behind each detector, in one run: on the tuning photos
 // (faces/people, deepface pairs) and on faces/validation, which nothing was tuned on. The gallery
@@ -63,6 +63,6 @@ export function accuracyTable(figures: AccuracyFigures[]): string {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  console.log(`machine: ${os.cpus()[0]?.model.trim()} x${os.availableParallelism()}, load ${os.loadavg()[0]!.toFixed(1)}`);
+  console.log(`machine: ${machine()}`);
   console.log(accuracyTable(await benchAccuracy(console.log)));
 }

@@ -8,7 +8,7 @@ import { MAX_FACES_COUNTED, matchSearch } from '../src/core/engine.ts';
 import type { RgbImage } from '../src/core/types.ts';
 import { faceFreePatchImages, loadImage, sceneFaceCounts } from '../tests/support/detectFixtures.ts';
 import { facesDir, peopleDir, scenesDir } from '../tests/support/paths.ts';
-import { median, timeMs } from './stats.ts';
+import { machine, median, timeMs } from './stats.ts';
 
 // The two face detectors side by side, in one run: how many of the labelled photos give a face, how
 // far the group photos are from their hand counts, false faces on the face-free patches, and time per
@@ -150,7 +150,7 @@ export function detectTable(figures: DetectorFigures[]): string {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  console.log(`machine: ${os.cpus()[0]?.model.trim()} x${os.availableParallelism()}, load ${os.loadavg()[0]!.toFixed(1)}`);
+  console.log(`machine: ${machine()}`);
   const figures = await benchDetect(7, console.log);
   console.log(detectTable(figures));
 }

@@ -10,6 +10,7 @@ import { sharp } from '../src/core/runtime/sharp.ts';
 import { buildImdbWikiIndex, type ImdbWikiBuildSummary } from '../src/jobs/imdbWiki/buildImdbWikiIndex.ts';
 import { writeImdbWikiTree, type TreeEntry } from '../tests/support/imdbWikiTree.ts';
 import { peopleDir } from '../tests/support/paths.ts';
+import { machine } from './stats.ts';
 
 // Faces per second of the IMDB-WIKI index build with the default model, with every core working, on
 // a crop folder in the dataset's layout, repeated to the size asked (the same-bytes rule is off so
@@ -28,6 +29,7 @@ export type TreeKind = 'photos' | 'crops';
 
 export interface ImdbBuildBench {
   kind: TreeKind;
+  machine: string;
   crops: number;
   cores: number;
   workers: number;
@@ -50,7 +52,12 @@ export interface ImdbBuildBench {
   peakRssMb: number;
   /** Projected wall-clock hours at facesPerSecond and at cpuBoundFacesPerSecond (processing plus index write). */
   projectedHours: { cleanedImdb95k: [number, number]; allImdb460k: [number, number] };
-  targetFacesPerSecond: 60;
+  /**
+   * The progress bar's ETA against the time the build really took from then on, over the updates
+   * between 10 % and 90 % of the crops: the largest and the median relative error.
+   */
+  eta: { updates: number; maxError: number; medianError: number };
+  targetFacesPerSecond: 80;
 }
 
 function peakRssMb(): number {
@@ -124,7 +131,7 @@ export interface BenchOptions {
 
 export async function benchImdbBuild(opts: BenchOptions = {}): Promise<ImdbBuildBench> {
   const kind = opts.kind ?? 'photos';
-  const crops = opts.crops ?? 420;
+  const crops = opts.crops ?? 1200;
   const modelsDir = opts.modelsDir ?? loadConfig().modelsDir;
   const work = await mkdtemp(path.join(os.tmpdir(), 'lookalike-bench-imdb-'));
   try {
@@ -149,6 +156,7 @@ export async function benchImdbBuild(opts: BenchOptions = {}): Promise<ImdbBuild
     let cpuLast: NodeJS.CpuUsage | null = null;
     let doneFirst = 0;
     let doneLast = 0;
+    const etas: { at: number; done: number; eta: number | null }[] = [];
     const built = await buildImdbWikiIndex({
       root: tree.root,
       variant: 'wiki',
@@ -159,7 +167,8 @@ export async function benchImdbBuild(opts: BenchOptions = {}): Promise<ImdbBuild
       concurrency: opts.concurrency,
       dedupeBytes: false,
       resume: false,
-      onProgress: ({ done }) => {
+      onProgress: ({ done, etaSeconds }) => {
+        etas.push({ at: performance.now(), done, eta: etaSeconds });
         if (!cpuFirst) {
           cpuFirst = process.cpuUsage();
           doneFirst = done;
@@ -170,6 +179,11 @@ export async function benchImdbBuild(opts: BenchOptions = {}): Promise<ImdbBuild
     });
     if (!built.ok) throw new Error(built.error.message);
     const s = built.value;
+    const end = etas.at(-1)!.at;
+    const errors = etas
+      .filter((e) => e.eta !== null && e.done >= 0.1 * crops && e.done <= 0.9 * crops)
+      .map((e) => Math.abs(e.eta! - (end - e.at) / 1000) / Math.max(1e-3, (end - e.at) / 1000));
+    const sortedErrors = [...errors].sort((a, b) => a - b);
     const cores = os.availableParallelism();
     const first = cpuFirst as NodeJS.CpuUsage | null;
     const last = cpuLast as NodeJS.CpuUsage | null;
@@ -185,6 +199,7 @@ export async function benchImdbBuild(opts: BenchOptions = {}): Promise<ImdbBuild
     const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
     return {
       kind,
+      machine: machine(),
       crops,
       cores,
       workers: s.workers,
@@ -203,7 +218,12 @@ export async function benchImdbBuild(opts: BenchOptions = {}): Promise<ImdbBuild
         cleanedImdb95k: [hours(95_000, facesPerSecond), hours(95_000, cpuBound)],
         allImdb460k: [hours(460_723, facesPerSecond), hours(460_723, cpuBound)],
       },
-      targetFacesPerSecond: 60,
+      eta: {
+        updates: errors.length,
+        maxError: round(sortedErrors.at(-1) ?? Number.NaN, 3),
+        medianError: round(sortedErrors[Math.floor(sortedErrors.length / 2)] ?? Number.NaN, 3),
+      },
+      targetFacesPerSecond: 80,
     };
   } finally {
     rmSync(work, { recursive: true, force: true });

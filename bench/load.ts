@@ -1,10 +1,10 @@
 import { readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPeopleIndex } from '../tests/support/engine.ts';
 import { percentile, runTelegramLoad, type AnswerKind } from '../tests/support/loadScenario.ts';
 import { peopleDir } from '../tests/support/paths.ts';
+import { machine } from './stats.ts';
 
 // The Telegram bot as a process (`lookalike bot telegram`, default limits: 5 requests a minute per
 // user, 2 at once, 16 queued, 60 s) flooded through the emulator: 200 photos from 50 users sent within
@@ -55,9 +55,9 @@ export async function benchLoad(): Promise<LoadBench> {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const machine = `${os.cpus()[0]?.model.trim()} x${os.availableParallelism()}, load ${os.loadavg()[0]!.toFixed(1)}`;
+  const machineLine = machine();
   const b = await benchLoad();
-  console.log(`machine: ${machine}`);
+  console.log(`machine: ${machineLine}`);
   console.log(JSON.stringify(b, null, 1));
   console.log(
     `${b.photos} photos from ${b.users} users in ${b.sendSeconds.toFixed(1)} s: ${b.answers.picture} pictures, ${b.answers.busy} busy, ${b.answers.rate_limited} rate-limited; ` +

@@ -1,27 +1,50 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.ts';
 import { composeReply } from '../src/core/compose.ts';
 import { decodeImage } from '../src/core/decode.ts';
 import { tryOpenEngine } from '../src/core/engine.ts';
-import { chipForModel, cropForDisplay } from '../src/core/faces.ts';
+import { chipForModel } from '../src/core/faces.ts';
 import { Gallery } from '../src/core/gallery.ts';
+import { displayTile } from '../src/core/tiles.ts';
 import { listGalleryImages } from '../src/jobs/galleryFolder.ts';
+import { loadFaceApiPipeline } from '../tests/support/faceApiTfjs.ts';
 import { buildPeopleIndex, loadPipeline } from '../tests/support/engine.ts';
 import { peopleDir } from '../tests/support/paths.ts';
 import { MATCH_SEARCH } from './detect.ts';
-import { median, timeMs } from './stats.ts';
+import { cpuMs, loadNow, machine, median, timeMs } from './stats.ts';
 
-// Time per stage over the shared photos, and the whole `match` (models loaded) on 1-2.5 MP photos.
-// Detection is timed as `match` searches (MATCH_SEARCH); embed is the aligned chip and the model.
+// Time per stage over the shared photos, and the whole `match` (models loaded) from a photo's bytes
+// to the reply picture on the 1-2.5 MP ones, against face-api.js's own pipeline (SSD MobileNet v1,
+// 68 landmarks, FaceRecognitionNet descriptors, on tfjs's wasm backend; the photo decoded by sharp
+// for it too) on the same photos in the same run, photo by photo in turn so that load from other
+// processes falls on both alike. Detection is timed as `match` searches (MATCH_SEARCH); embed is
+// the aligned chip and the model. CPU times are every thread of the process: the work, whatever
+// the machine's load.
+// `node --import tsx bench/pipeline.ts [rounds]`
 
 export interface PipelineBench {
   photos: number;
   stagesMs: { decode: number; detect: number; embed: number; search: number; compose: number };
-  endToEnd: { photos: number; megapixels: number; medianMs: number };
+  endToEnd: {
+    photos: number;
+    megapixels: number;
+    /** Photo bytes to reply picture. */
+    medianMs: number;
+    p95Ms: number;
+    cpuMs: number;
+    /** The same without the reply picture. */
+    noPictureMs: number;
+  };
+  peer: { name: string; medianMs: number; cpuMs: number; faces: number; ourFaces: number };
+  /** peer.medianMs / endToEnd.medianMs, medians of the same run. */
+  ratio: number;
+  load: [string, string];
 }
 
-export async function benchPipeline(): Promise<PipelineBench> {
+export async function benchPipeline(rounds = 2): Promise<PipelineBench> {
+  const load0 = loadNow();
   const config = loadConfig({ ...process.env, LOOKALIKE_DEVICE: 'cpu' });
   const { dataDir } = await buildPeopleIndex();
   const opened = await tryOpenEngine({ dataDir, modelsDir: config.modelsDir, device: 'cpu' });
@@ -50,20 +73,55 @@ export async function benchPipeline(): Promise<PipelineBench> {
     t.embed.push(embedMs);
     const [searchMs, hits] = await timeMs(() => gallery.search(descriptor!, 5));
     t.search.push(searchMs);
-    const tile = await cropForDisplay(decoded.value, face.box, 320);
+    const tile = await displayTile(decoded.value, face.box, 320);
     const match = { name: hits[0]!.name, similarity: hits[0]!.similarity, face: tile };
     const [composeMs] = await timeMs(() => composeReply([{ userFace: tile, best: match, runnersUp: [match, match, match, match] }]));
     t.compose.push(composeMs);
   }
 
+  const peer = await loadFaceApiPipeline();
+  const peerOf = async (bytes: Buffer) => {
+    const decoded = await decodeImage(bytes);
+    return decoded.ok ? peer.describe(decoded.value) : [];
+  };
+  // Warm-up: arenas, pre-packed weights, wasm kernels, the reply picture's layouts and sprites.
+  for (const { bytes } of big.slice(0, 3)) {
+    await engine.match(bytes);
+    await peerOf(bytes);
+  }
   const e2e: number[] = [];
-  for (let round = 0; round < 3; round++) {
+  const e2eCpu: number[] = [];
+  const bare: number[] = [];
+  const peerMs: number[] = [];
+  const peerCpu: number[] = [];
+  let ourFaces = 0;
+  let peerFaces = 0;
+  for (let round = 0; round < rounds; round++) {
     for (const { bytes } of big) {
-      const [ms, result] = await timeMs(() => engine.match(bytes));
-      if (result.ok) e2e.push(ms);
+      const ours = await cpuMs(() => engine.match(bytes));
+      if (ours.value.ok) {
+        e2e.push(ours.wall);
+        e2eCpu.push(ours.cpu);
+        if (round === 0) ourFaces += ours.value.value.faces.length;
+      }
+      const theirs = await cpuMs(() => peerOf(bytes));
+      peerMs.push(theirs.wall);
+      peerCpu.push(theirs.cpu);
+      if (round === 0) peerFaces += theirs.value.length;
+      const [ms, result] = await timeMs(() => engine.match(bytes, { composite: false }));
+      if (result.ok) bare.push(ms);
     }
   }
   await Promise.all([engine.close(), pipeline.dispose()]);
+  const sorted = [...e2e].sort((a, b) => a - b);
+  const endToEnd = {
+    photos: big.length,
+    megapixels: median(big.map((b) => b.mp)),
+    medianMs: median(e2e),
+    p95Ms: sorted[Math.ceil(0.95 * sorted.length) - 1]!,
+    cpuMs: median(e2eCpu),
+    noPictureMs: median(bare),
+  };
   return {
     photos: t.decode.length,
     stagesMs: {
@@ -73,6 +131,15 @@ export async function benchPipeline(): Promise<PipelineBench> {
       search: median(t.search),
       compose: median(t.compose),
     },
-    endToEnd: { photos: big.length, megapixels: median(big.map((b) => b.mp)), medianMs: median(e2e) },
+    endToEnd,
+    peer: { name: `face-api.js ${peer.backend} (SSD MobileNet v1 + 68 landmarks + descriptor)`, medianMs: median(peerMs), cpuMs: median(peerCpu), faces: peerFaces, ourFaces },
+    ratio: median(peerMs) / endToEnd.medianMs,
+    load: [load0, loadNow()],
   };
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const p = await benchPipeline(Number(process.argv[2] ?? 2));
+  console.log(`machine: ${machine()}`);
+  console.log(JSON.stringify(p, null, 1));
 }

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { benchAccuracy } from './accuracy.ts';
 import { benchAlignment } from './alignment.ts';
+import { benchConcurrency } from './concurrency.ts';
 import { benchDetect, TIMED } from './detect.ts';
 import { benchEmbedding } from './embedding.ts';
 import { benchHnsw } from './hnsw.ts';
@@ -9,6 +10,8 @@ import { benchLoad } from './load.ts';
 import { benchPipeline } from './pipeline.ts';
 import { benchReplyPicture } from './replyPicture.ts';
 import { benchScale } from './scale.ts';
+import { benchStartup } from './startup.ts';
+import { machine } from './stats.ts';
 import { benchVggConvert } from './vggConvert.ts';
 import { benchVggFace } from './vggface.ts';
 import { benchVideo } from './video.ts';
@@ -19,19 +22,30 @@ import { benchVideoMemory } from './videoMemory.ts';
 // hour on 2 cores (the 460,000-vector HNSW build alone about 20 minutes).
 //   npm run bench -- --hnsw-size 100000        a smaller HNSW part
 //   npm run bench -- --only reply,load,hnsw    some benchmarks only (names: see BENCHES)
+// Rows that issue 14 set targets for also carry the figure the README showed before it ("was ..."),
+// copied from that earlier run (WAS below), so that the table keeps the previous figure beside the new one.
 
 const arg = (name: string): string | undefined => {
   const i = process.argv.indexOf(name);
   return i > 0 ? process.argv[i + 1] : undefined;
 };
 
-const BENCHES = ['pipeline', 'embedding', 'hnsw', 'detect', 'accuracy', 'alignment', 'vggface', 'vggconvert', 'imdb', 'reply', 'video', 'videomemory', 'load', 'scale'] as const;
+const BENCHES = ['pipeline', 'embedding', 'hnsw', 'detect', 'accuracy', 'alignment', 'vggface', 'vggconvert', 'imdb', 'reply', 'video', 'videomemory', 'load', 'startup', 'concurrency', 'scale'] as const;
 type BenchName = (typeof BENCHES)[number];
 const only = arg('--only')?.split(',').map((s) => s.trim().toLowerCase());
 for (const name of only ?? []) if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`unknown benchmark "${name}": ${BENCHES.join(', ')}`);
 const wanted = (name: BenchName) => !only || only.includes(name);
 
-const machine = () => `${os.cpus()[0]?.model.trim()} x${os.availableParallelism()}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, load ${os.loadavg()[0]!.toFixed(1)}`;
+// The README's figures before issue 14 (earlier runs of this command, their load as printed then).
+const WAS = {
+  stages: '7.1 / 17 / 11.9 / 0.6 / 27 (load 4.5)',
+  endToEnd: '116 (load 4.5)',
+  peer: "490 ms, 2.9x (issue 14's filing, before the CNN detector: our side 171 ms)",
+  reply: '56 ms median (load 3.1), 117 KB JPEG',
+  vggface: '515 / 483; tfjs-wasm 1,644 (3.2x slower); no int8',
+  imdb: '30.4 faces/s measured (load 8.0); 81 faces/s from CPU time per face; ETA not measured',
+} as const;
+
 console.log(`machine: ${machine()}`);
 
 const f = (x: number, d = 1) => x.toLocaleString('en', { minimumFractionDigits: d, maximumFractionDigits: d });
@@ -50,8 +64,18 @@ async function step<T>(name: BenchName, run: () => Promise<T>, print: (result: T
 
 await step('pipeline', benchPipeline, (p, load) => {
   const s = p.stagesMs;
-  row(`stages, median over the ${p.photos} shared photos: decode / detect / embed / search / compose (ms)`, `${f(s.decode)} / ${f(s.detect, 0)} / ${f(s.embed)} / ${f(s.search)} / ${f(s.compose, 0)} (${load})`);
-  row(`end-to-end \`match\` on ${f(p.endToEnd.megapixels)} MP photos, models loaded, reply picture included (median ms)`, `${f(p.endToEnd.medianMs, 0)} (${load})`, `≤ 150 — ${met(p.endToEnd.medianMs <= 150)}`);
+  row(`stages, median over the ${p.photos} shared photos: decode / detect / embed / search / compose (ms)`, `${f(s.decode)} / ${f(s.detect, 0)} / ${f(s.embed)} / ${f(s.search)} / ${f(s.compose, 0)} (${load}); was ${WAS.stages}`);
+  const e = p.endToEnd;
+  row(
+    `end-to-end \`match\`, photo bytes to reply picture, on the ${e.photos} shared ${f(e.megapixels)} MP (median) photos of 1-2.5 MP, models loaded (median ms; p95; without the reply picture)`,
+    `${f(e.medianMs, 0)}; p95 ${f(e.p95Ms, 0)}; ${f(e.noPictureMs, 0)} without the picture (${load} to ${p.load[1]}); was ${WAS.endToEnd}`,
+    `≤ 60 — ${met(e.medianMs <= 60)}`,
+  );
+  row(
+    `${p.peer.name}, same photos, same run, photo by photo in turn: median ms; its median over ours`,
+    `${f(p.peer.medianMs, 0)} ms against our ${f(e.medianMs, 0)} ms: ${f(p.ratio)}x (faces found: ${p.peer.faces} by face-api, ${p.peer.ourFaces} by us); was ${WAS.peer}`,
+    `≥ 8x — ${met(p.ratio >= 8)}`,
+  );
 });
 
 await step('embedding', () => benchEmbedding(), (e, load) => {
@@ -105,10 +129,18 @@ await step('alignment', () => benchAlignment(), (rows) => {
 });
 
 await step('vggface', () => benchVggFace({ passes: 2 }), (v, load) => {
+  // Random full-size weights (the real ones cannot be fetched here): speed is the real network's;
+  // agreement is int8 against fp32 of the same random network on aligned validation faces.
   row(
-    'VGG-Face 4096-D, ORT CPU, ms/face batch 1 / batch 8 (`bench/vggface.ts`)',
-    `${f(v.ortMsPerFace, 0)} / ${f(v.ortBatch8MsPerFace, 0)}; tfjs-wasm ${f(v.tfjsWasmMsPerFace, 0)} (${f(v.ratio)}x slower) (${load})`,
-    `≤ 250 — ${met(v.ortMsPerFace <= 250)}`,
+    'VGG-Face 4096-D, ORT CPU, ms/face batch 1 / batch 8, fp32 (default) and `--precision int8` (`bench/vggface.ts`, full size, random weights)',
+    `fp32 ${f(v.ortMsPerFace, 0)} / ${f(v.ortBatch8MsPerFace, 0)}; int8 ${f(v.int8MsPerFace, 0)} / ${f(v.int8Batch8MsPerFace, 0)}; tfjs-wasm ${f(v.tfjsWasmMsPerFace, 0)} (${load} to ${f(v.loadAverage[1])}); was ${WAS.vggface}`,
+    `≤ 120 at batch 1 — fp32 ${met(v.ortMsPerFace <= 120)}, int8 ${met(v.int8MsPerFace <= 120)}`,
+  );
+  const a = v.agreement;
+  row(
+    `VGG-Face int8 descriptors' cosine with fp32 on ${a.faces} aligned validation faces (calibrated on ${a.calibrationFaces} others): minimum / median; int8 dynamic for comparison`,
+    `${f(a.int8[0], 5)} / ${f(a.int8[1], 5)}; dynamic ${f(a.int8Dynamic[0], 5)} / ${f(a.int8Dynamic[1], 5)}`,
+    `≥ 0.999 (minimum) — ${met(a.int8[0] >= 0.999)}`,
   );
 });
 
@@ -119,13 +151,22 @@ await step('vggconvert', benchVggConvert, (c, load) => {
 await step('imdb', () => benchImdbBuild({ kind: 'crops' }), (b) => {
   row(
     `IMDB-style crop index build, ${b.workers} workers (\`bench/imdbBuild.ts\`)`,
-    `${f(b.facesPerSecond)} faces/s measured (load ${f(b.loadAverage[0], 1)}); ${f(b.cpuBoundFacesPerSecond, 0)} faces/s from CPU time per face`,
+    `${f(b.facesPerSecond)} faces/s measured (load ${f(b.loadAverage[0], 1)} to ${f(b.loadAverage[1], 1)}); ${f(b.cpuBoundFacesPerSecond, 0)} faces/s from CPU time per face; was ${WAS.imdb}`,
     `≥ ${b.targetFacesPerSecond} — ${met(b.facesPerSecond >= b.targetFacesPerSecond)}`,
+  );
+  row(
+    `IMDB-style crop index build: the progress bar's ETA against the real remaining time, ${b.eta.updates} updates between 10 % and 90 %: largest / median error`,
+    `${f(100 * b.eta.maxError, 0)} % / ${f(100 * b.eta.medianError, 0)} %`,
+    `within 20 % (largest) — ${met(b.eta.maxError <= 0.2)}`,
   );
 });
 
 await step('reply', () => benchReplyPicture(), (r, load) => {
-  row('reply picture, one row with 4 runners-up (`bench/replyPicture.ts`)', `${f(r.medianMs, 0)} ms median (${load}), ${f(r.jpegKb, 0)} KB JPEG`);
+  row(
+    `reply picture, one row with 4 runners-up, ${r.width}x${r.height} (\`bench/replyPicture.ts\`): median of ${r.runs}; names never drawn before; first of a layout`,
+    `${f(r.medianMs, 1)} ms median (${load}), ${f(r.jpegKb, 0)} KB JPEG; new names ${f(r.newNamesMedianMs, 1)} ms; cold ${f(r.coldMedianMs, 0)} ms; was ${WAS.reply}`,
+    `≤ 10 ms — ${met(r.medianMs <= 10)}`,
+  );
 });
 
 await step('video', () => benchVideo(2), (rs, load) => {
@@ -145,6 +186,36 @@ await step('load', benchLoad, (l, load) => {
     `Telegram bot under load (\`bench/load.ts\`): ${l.photos} photos from ${l.users} users in ${f(l.sendSeconds, 0)} s, default limits`,
     `${l.answers.picture} pictures, ${l.answers.busy} busy, ${l.answers.rate_limited} rate-limited; latency p50 / p95 ${f(l.p50Ms, 0)} / ${f(l.p95Ms, 0)} ms (pictures ${f(l.pictureP50Ms, 0)} / ${f(l.pictureP95Ms, 0)} ms); peak RSS ${f(l.peakRssMb, 0)} MiB (${load})`,
   );
+});
+
+await step('startup', () => benchStartup(), (s) => {
+  // The run takes minutes on a shared machine: the load at its start and at its end.
+  const load = `load ${s.load[0]} to ${s.load[1]}`;
+  const faceBytes = (s.galleryRssMb * 2 ** 20) / s.index.faces;
+  const onDisk = (s.index.bytes.meta + s.index.bytes.vectors) / 2 ** 20;
+  row(
+    `start-up with a synthetic index of ${s.index.faces.toLocaleString('en')} faces (\`bench/startup.ts\`, fresh processes, medians of ${s.runs}): index load, its resident memory; engine open, first match; \`lookalike bot telegram\` from start to engine ready and to its first reply picture, its RSS`,
+    `index ${f(s.galleryLoadMs, 0)} ms, ${f(s.galleryRssMb, 0)} MiB (${f(faceBytes, 0)} B a face; ${f(onDisk, 0)} MiB of index files, thumbnails on disk); engine ${f(s.engineOpenMs, 0)} ms, first match ${f(s.firstMatchMs, 0)} ms; bot ${f(s.botEngineReadyMs, 0)} / ${f(s.botFirstAnswerMs, 0)} ms, ${f(s.botRssMb, 0)} MiB (${load})`,
+    `first answer ≤ 3,000 ms — ${met(s.botFirstAnswerMs <= 3000)}`,
+  );
+  row(
+    'start-up, the same index loaded as before this benchmark: faces as rows in gallery.json (format 1); faces.hnsw by hnswlib\'s own loader',
+    `${f(s.format1LoadMs, 0)} ms, ${f(s.format1RssMb, 0)} MiB; ${f(s.hnswlibLoadMs, 0)} ms, ${f(s.hnswlibRssMb, 0)} MiB (${load})`,
+  );
+});
+
+await step('concurrency', () => benchConcurrency(), (c, load) => {
+  // One row per level: the engine as shipped, and each request embedded alone (as before issue 14) in the same run.
+  for (const inFlight of [...new Set(c.rows.map((r) => r.inFlight))]) {
+    const at = c.rows.filter((r) => r.inFlight === inFlight);
+    const [shipped, ...others] = at;
+    row(
+      `many photos at once (\`bench/concurrency.ts\`, closed loop on the shared 1-2.5 MP photos, to the reply picture), ${inFlight} in flight: photos/s, p50 / p95 ms, faces per embedding call`,
+      `${shipped!.config}: ${f(shipped!.photosPerSecond, 2)} /s, ${f(shipped!.p50Ms, 0)} / ${f(shipped!.p95Ms, 0)} ms, ${f(shipped!.facesPerCall, 2)}; ` +
+        others.map((o) => `${o.config}: ${f(o.photosPerSecond, 2)} /s, ${f(o.p50Ms, 0)} / ${f(o.p95Ms, 0)} ms`).join('; ') +
+        ` (${load} to ${c.load[1]})`,
+    );
+  }
 });
 
 await step('scale', benchScale, (sc, load) => {

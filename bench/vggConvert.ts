@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VGG_FACE_WIDTHS } from '../src/jobs/vggFaceGraph.ts';
 import { randomKerasWeights, writeKerasVggFile } from '../tests/support/vggFace.ts';
+import { machine } from './stats.ts';
 
 // `lookalike model convert-vggface` on a full-size file: the real weights cannot be downloaded here, so
 // a Keras 2 HDF5 file with VGG-Face's layers and random weights of the real shapes (145 M of them,
@@ -35,8 +36,8 @@ export async function benchVggConvert(): Promise<VggConvertBench> {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const machine = `${os.cpus()[0]?.model.trim()} x${os.availableParallelism()}, load ${os.loadavg()[0]!.toFixed(1)}`;
+  const machineLine = machine();
   const b = await benchVggConvert();
-  console.log(`machine: ${machine}`);
+  console.log(`machine: ${machineLine}`);
   console.log(`VGG-Face conversion of a ${b.h5Mb.toFixed(0)} MB .h5 (${b.parameters.toLocaleString('en')} weights): ${b.seconds.toFixed(1)} s, peak RSS ${b.peakMb.toFixed(0)} MiB, ${b.onnxMb.toFixed(0)} MB ONNX`);
 }

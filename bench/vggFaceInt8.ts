@@ -2,8 +2,8 @@ import { GraphBuilder, attr, floatTensor, type TensorData } from '../src/jobs/on
 import type { ModelProto } from '../src/jobs/onnx/proto.ts';
 import { INPUT_SIZE, MEAN_BGR, reverseInputChannels, vggLayerPlan, type LayerWeights, type VggLayer, type VggWidths } from '../src/jobs/vggFaceGraph.ts';
 
-// An experimental int8 variant of the VGG-Face graph, quantised the way onnxruntime's Python
-// quantize_dynamic does it: weights quantised once, symmetric per output channel; activations
+// The dynamically quantised int8 variant of the VGG-Face graph, measured against the static one that
+// ships (src/jobs/vggFaceInt8.ts), quantised the way onnxruntime's Python quantize_dynamic does it: weights quantised once, symmetric per output channel; activations
 // quantised per tensor at run time (DynamicQuantizeLinear), integer conv/matmul, then rescaled to
 // float. Same contract as the fp32 graph (input 'input', outputs 'fc7' and 'fc8'). Only for the
 // benchmark: whether it keeps VGG-Face's accuracy can only be judged with the real weights.
@@ -27,7 +27,7 @@ function quantizePerChannel(kernel: TensorData): { q: Int8Array; scale: Float32A
   return { q, scale };
 }
 
-export function buildVggFaceInt8Graph(widths: VggWidths, weightsOf: (layer: VggLayer, index: number) => LayerWeights): ModelProto {
+export function buildVggFaceDynamicInt8Graph(widths: VggWidths, weightsOf: (layer: VggLayer, index: number) => LayerWeights): ModelProto {
   const g = new GraphBuilder({ name: 'vgg_face_int8' });
   const input = g.input('input', 'float32', ['N', 3, INPUT_SIZE, INPUT_SIZE]);
   let x = g.sub(input, g.initializer('mean_rgb', floatTensor([1, 3, 1, 1], [...MEAN_BGR].reverse())), { name: 'subtract_mean' });

@@ -3,26 +3,32 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../src/config.ts';
 import { toNchwBatch } from '../src/core/models/faceRecognitionNet.ts';
 import { load as loadVggFace } from '../src/core/models/vggFace.ts';
 import { createSession, runFloat32, type OrtSession, type SessionOptions } from '../src/core/runtime/ort.ts';
 import type { RgbImage } from '../src/core/types.ts';
 import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs';
-import { saveVggFaceModel } from '../src/jobs/convertVggFace.ts';
+import { calibrateVggFace, saveVggFaceInt8Model, saveVggFaceModel } from '../src/jobs/convertVggFace.ts';
 import { writeModelFile } from '../src/jobs/onnx/modelFile.ts';
 import { hwioToOihw } from '../src/jobs/onnx/layout.ts';
+import { calibrationCrops } from '../src/jobs/vggFaceCalibration.ts';
 import { buildVggFaceGraph, VGG_FACE_WIDTHS, type LayerWeights, type VggHead } from '../src/jobs/vggFaceGraph.ts';
-import { loadFaceCrops } from '../tests/support/faceCrops.ts';
+import { buildVggFaceInt8Graph } from '../src/jobs/vggFaceInt8.ts';
+import { peopleDir, validationDir } from '../tests/support/paths.ts';
 import { MEAN_BGR, randomKerasWeights, type KerasLayerWeights } from '../tests/support/vggFace.ts';
-import { median } from './stats.ts';
-import { buildVggFaceInt8Graph } from './vggFaceInt8.ts';
+import { machine, median } from './stats.ts';
+import { buildVggFaceDynamicInt8Graph } from './vggFaceInt8.ts';
 
-// VGG-Face (4096-D) speed on this machine's CPU: ONNX Runtime as shipped (the vggface embedder,
-// batch 1 and batch 8), ORT graph-optimisation levels, the op-for-op head (fc6..fc8 as Conv) and an
-// int8 dynamic-quantised variant as raw sessions, and the same network on TensorFlow.js's WebAssembly
-// backend. Full-size, with random weights (the real ones cannot be downloaded here): speed does not
-// depend on the values, accuracy cannot be judged from them. Configurations run one after another,
-// configurations interleaved in passes, one ORT session alive at a time; medians after warm-up.
+// VGG-Face (4096-D) speed on this machine's CPU, batch 1 and batch 8: ONNX Runtime as shipped in
+// fp32 and in int8 (`--precision int8`: static quantisation, calibrated on aligned faces of
+// faces/people), the op-for-op head (fc6..fc8 as Conv) and a dynamically quantised int8 graph as
+// raw sessions, and the same network on TensorFlow.js's WebAssembly backend. Full-size, with random
+// weights (the real ones cannot be downloaded here): speed does not depend on the values; how close
+// the int8 descriptors stay to fp32 is measured on aligned faces of faces/validation (never used for
+// calibration), which is all random weights can say about it. Configurations are interleaved in
+// passes, one ORT session (~0.6 GB at full size) alive at a time; medians after warm-up.
+// `node --import tsx bench/vggface.ts [passes]`
 
 export interface VggFaceTiming {
   name: string;
@@ -37,19 +43,22 @@ export interface VggFaceBench {
   loadAverage: [number, number];
   /** Interleaved passes; each measures every configuration twice at batch 1 and once at batch 8. */
   passes: number;
-  /** The vggface embedder as shipped (predict(), preprocessing and normalisation included). */
+  /** The vggface embedder as shipped (predict(), preprocessing and normalisation included), fp32. */
   ortMsPerFace: number;
   ortBatch8MsPerFace: number;
   ortFacesPerSec: number;
+  /** The same embedder with --precision int8. */
+  int8MsPerFace: number;
+  int8Batch8MsPerFace: number;
   tfjsWasmMsPerFace: number;
   tfjsWasmBatch8MsPerFace: number;
   /** tfjsWasmMsPerFace / ortMsPerFace. */
   ratio: number;
-  targetMsPerFace: 250;
+  targetMsPerFace: 120;
   /** Raw session.run times of other ORT settings. */
   variants: VggFaceTiming[];
-  /** fc7 of one face crop from each configuration against the shipped embedder's (cosine; 1 = same direction). */
-  agreement: { convHead: number; tfjsWasm: number; int8: number; basicVsAll: number };
+  /** fc7 descriptors' cosine with the shipped fp32 embedder's, over aligned validation faces: minimum and median. */
+  agreement: { faces: number; calibrationFaces: number; int8: [number, number]; int8Dynamic: [number, number]; convHead: [number, number]; tfjsWasm: number };
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {
@@ -69,13 +78,6 @@ function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
-
-function oihw(weights: readonly KerasLayerWeights[]): (_: unknown, i: number) => LayerWeights {
-  return (_, i) => {
-    const w = weights[i]!;
-    return { kernel: hwioToOihw(w.kernel, w.shape), bias: w.bias };
-  };
-}
 
 /** The same network on tfjs (NHWC, Keras's own layout and BGR-minus-mean input): fused conv + bias + ReLU, max pooling, matmuls. */
 export async function tfjsWasmNetwork(weights: readonly KerasLayerWeights[]) {
@@ -120,28 +122,42 @@ export async function tfjsWasmNetwork(weights: readonly KerasLayerWeights[]) {
   };
 }
 
-export async function benchVggFace(opts: { passes?: number; int8?: boolean } = {}): Promise<VggFaceBench> {
+export async function benchVggFace(opts: { passes?: number; modelsDir?: string } = {}): Promise<VggFaceBench> {
   const passes = opts.passes ?? 3;
+  const modelsDir = opts.modelsDir ?? loadConfig().modelsDir;
   const loadBefore = os.loadavg()[0]!;
   const work = mkdtempSync(path.join(os.tmpdir(), 'lookalike-bench-vggface-'));
   try {
-    const crops = (await loadFaceCrops(224)).map((c) => c.crop);
+    // Aligned faces as the pipeline feeds the model: calibration from faces/people, agreement on faces/validation.
+    const calibration = await calibrationCrops(peopleDir, { modelsDir, device: 'cpu', count: 64 });
+    const held = await calibrationCrops(validationDir, { modelsDir, device: 'cpu', count: 24 });
+    if (!calibration.ok || !held.ok) throw new Error('no calibration faces');
+    const crops = held.value;
     let weights: KerasLayerWeights[] | null = randomKerasWeights(VGG_FACE_WIDTHS, 7, { tiled: true });
+    const weightsOf = (_: unknown, i: number): LayerWeights => {
+      const w = weights![i]!;
+      return { kernel: hwioToOihw(w.kernel, w.shape), bias: w.bias };
+    };
 
-    // Model files first, one graph in memory at a time.
+    // Model files first, one graph in memory at a time; the int8 ones go through the conversion's own steps.
     const files: Record<string, string> = {};
-    const head = (h: VggHead) => buildVggFaceGraph(VGG_FACE_WIDTHS, oihw(weights!), { head: h });
+    const head = (h: VggHead) => buildVggFaceGraph(VGG_FACE_WIDTHS, weightsOf, { head: h });
     files.gemm = (await saveVggFaceModel(head('gemm'), { modelsDir: work, widths: VGG_FACE_WIDTHS, head: 'gemm', source: 'random weights (benchmark)' })).file;
     files.conv = path.join(work, 'conv-head.onnx');
     await writeModelFile(files.conv, head('conv').model);
-    if (opts.int8 !== false) {
-      files.int8 = path.join(work, 'int8.onnx');
-      await writeModelFile(files.int8, buildVggFaceInt8Graph(VGG_FACE_WIDTHS, oihw(weights)));
-    }
+    const ranges = await calibrateVggFace(VGG_FACE_WIDTHS, weightsOf, calibration.value, work);
+    files.int8 = (
+      await saveVggFaceInt8Model(buildVggFaceInt8Graph(VGG_FACE_WIDTHS, weightsOf, ranges), {
+        modelsDir: work,
+        widths: VGG_FACE_WIDTHS,
+        head: 'gemm',
+        source: 'random weights (benchmark)',
+        calibrationCrops: calibration.value.length,
+      })
+    ).file;
+    files.dynamic = path.join(work, 'int8-dynamic.onnx');
+    await writeModelFile(files.dynamic, buildVggFaceDynamicInt8Graph(VGG_FACE_WIDTHS, weightsOf));
 
-    // Every configuration opens, warms up, measures and closes in turn, in several passes: load from
-    // other processes on a shared machine then falls on all alike, and only one ORT session (~0.6 GB
-    // at full size) is alive at a time. tfjs stays loaded; its slow batch of eight runs once.
     const net = await tfjsWasmNetwork(weights);
     weights = null;
     const rawFc7 = async (session: OrtSession, batch: readonly RgbImage[]) =>
@@ -155,32 +171,40 @@ export async function benchVggFace(opts: { passes?: number; int8?: boolean } = {
       const { session: s } = await createSession(file, { device: 'cpu', ...options });
       return { run: (batch: readonly RgbImage[]) => rawFc7(s, batch), close: () => s.release() };
     };
+    const embedder = (precision: 'fp32' | 'int8') => async () => {
+      const e = await loadVggFace({ modelsDir: work, device: 'cpu', precision });
+      return { run: (batch: readonly RgbImage[]) => e.predict(batch), close: () => e.dispose() };
+    };
     const configs: Config[] = [
-      {
-        name: 'shipped: vggface embedder predict(), gemm head, opt=all',
-        key: 'shipped',
-        open: async () => {
-          const e = await loadVggFace({ modelsDir: work, device: 'cpu' });
-          return { run: (batch) => e.predict(batch), close: () => e.dispose() };
-        },
-      },
-      { name: 'gemm head, opt=extended (no NCHWc layout)', key: 'gemm-extended', open: session(files.gemm, { graphOptimization: 'extended' }) },
-      { name: 'gemm head, opt=basic', key: 'gemm-basic', open: session(files.gemm, { graphOptimization: 'basic' }) },
-      { name: 'gemm head, opt=disabled', key: 'gemm-disabled', open: session(files.gemm, { graphOptimization: 'disabled' }) },
-      { name: 'gemm head, opt=all, 1 thread', key: 'gemm-1thread', open: session(files.gemm, { intraOpThreads: 1 }) },
-      { name: 'conv head (fc6..fc8 as Conv, op for op), opt=all', key: 'conv', open: session(files.conv, {}) },
-      ...(files.int8 ? [{ name: 'int8 dynamic (per-channel weights), opt=all', key: 'int8', open: session(files.int8, {}) }] : []),
+      { name: 'shipped: vggface embedder predict(), fp32, gemm head', key: 'shipped', open: embedder('fp32') },
+      { name: 'shipped: vggface embedder predict(), --precision int8 (static)', key: 'int8', open: embedder('int8') },
+      { name: 'int8 dynamic (activations quantised at run time), raw session', key: 'dynamic', open: session(files.dynamic, {}) },
+      { name: 'fp32 conv head (fc6..fc8 as Conv, op for op), raw session', key: 'conv', open: session(files.conv, {}) },
       { name: 'tfjs wasm backend', key: 'tfjs', open: async () => ({ run: (batch: readonly RgbImage[]) => net.fc7(batch), close: async () => undefined }) },
     ];
     const b1 = new Map<string, number[]>(configs.map((c) => [c.key, []]));
     const b8 = new Map<string, number[]>(configs.map((c) => [c.key, []]));
-    const fc7Of: Record<string, Float32Array> = {};
+    const fc7Of = new Map<string, Float32Array[]>();
     const batch8 = crops.slice(0, 8);
+    const unit = (v: Float32Array): Float32Array => {
+      const n = Math.hypot(...v) || 1;
+      return v.map((x) => x / n);
+    };
     for (let pass = 0; pass < passes; pass++) {
       for (const c of configs) {
         const opened = await c.open();
-        const first = await opened.run([crops[0]!]);
-        if (pass === 0) fc7Of[c.key] = first instanceof Float32Array ? first : first[0]!;
+        if (pass === 0 && c.key !== 'tfjs') {
+          // Every held-out face once (also the warm-up): the descriptors compared below.
+          const out: Float32Array[] = [];
+          for (const crop of crops) {
+            const r = await opened.run([crop]);
+            out.push(unit(r instanceof Float32Array ? r : r[0]!));
+          }
+          fc7Of.set(c.key, out);
+        } else {
+          const r = await opened.run([crops[0]!]);
+          if (c.key === 'tfjs' && pass === 0) fc7Of.set('tfjs', [unit(r as Float32Array)]);
+        }
         for (let k = 0; k < 2; k++) b1.get(c.key)!.push(await timed(() => opened.run([crops[(pass * 2 + k + 1) % crops.length]!])));
         if (c.key !== 'tfjs') {
           await opened.run(batch8);
@@ -193,30 +217,38 @@ export async function benchVggFace(opts: { passes?: number; int8?: boolean } = {
     }
     net.dispose();
     const variants: VggFaceTiming[] = configs
-      .filter((c) => c.key !== 'shipped' && c.key !== 'tfjs')
+      .filter((c) => c.key !== 'shipped' && c.key !== 'tfjs' && c.key !== 'int8')
       .map((c) => ({ name: c.name, batch1MsPerFace: round2(median(b1.get(c.key)!)), batch8MsPerFace: round2(median(b8.get(c.key)!)) }));
 
-    const shippedFc7 = fc7Of.shipped!;
+    const shipped = fc7Of.get('shipped')!;
+    const against = (key: string): [number, number] => {
+      const cos = fc7Of.get(key)!.map((v, i) => cosine(shipped[i]!, v));
+      return [Math.round(Math.min(...cos) * 1e5) / 1e5, Math.round(median(cos) * 1e5) / 1e5];
+    };
     const ortMsPerFace = median(b1.get('shipped')!);
     const tfjsWasmMsPerFace = median(b1.get('tfjs')!);
     return {
-      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cpu: machine(),
       cores: os.availableParallelism(),
       loadAverage: [round2(loadBefore), round2(os.loadavg()[0]!)],
       passes,
       ortMsPerFace: round2(ortMsPerFace),
       ortBatch8MsPerFace: round2(median(b8.get('shipped')!)),
       ortFacesPerSec: round2(1000 / median(b8.get('shipped')!)),
+      int8MsPerFace: round2(median(b1.get('int8')!)),
+      int8Batch8MsPerFace: round2(median(b8.get('int8')!)),
       tfjsWasmMsPerFace: round2(tfjsWasmMsPerFace),
       tfjsWasmBatch8MsPerFace: round2(median(b8.get('tfjs')!)),
       ratio: round2(tfjsWasmMsPerFace / ortMsPerFace),
-      targetMsPerFace: 250,
+      targetMsPerFace: 120,
       variants,
       agreement: {
-        convHead: cosine(shippedFc7, fc7Of.conv!),
-        tfjsWasm: cosine(shippedFc7, fc7Of.tfjs!),
-        int8: fc7Of.int8 ? cosine(shippedFc7, fc7Of.int8) : Number.NaN,
-        basicVsAll: cosine(shippedFc7, fc7Of['gemm-basic']!),
+        faces: crops.length,
+        calibrationFaces: calibration.value.length,
+        int8: against('int8'),
+        int8Dynamic: against('dynamic'),
+        convHead: against('conv'),
+        tfjsWasm: Math.round(cosine(shipped[0]!, fc7Of.get('tfjs')![0]!) * 1e5) / 1e5,
       },
     };
   } finally {
@@ -225,6 +257,6 @@ export async function benchVggFace(opts: { passes?: number; int8?: boolean } = {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const result = await benchVggFace();
+  const result = await benchVggFace({ passes: Number(process.argv[2] ?? 3) });
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
 }

@@ -8,7 +8,7 @@ import { tryOpenEngine } from '../src/core/engine.ts';
 import type { VideoInput } from '../src/core/video/types.ts';
 import { buildPeopleIndex } from '../tests/support/engine.ts';
 import { videosDir } from '../tests/support/paths.ts';
-import { median } from './stats.ts';
+import { median, machine } from './stats.ts';
 
 // The streaming video matcher on the 10-second Hamilton clip (640x360, sampled at 4 fps): frames
 // processed per second, and the time from the first byte to the first update. Two inputs: the clip as
@@ -77,8 +77,8 @@ export async function benchVideo(runs = 2): Promise<VideoBenchRow[]> {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const machine = `${os.cpus()[0]?.model.trim()} x${os.availableParallelism()}, load ${os.loadavg()[0]!.toFixed(1)}`;
+  const machineLine = machine();
   const rows = await benchVideo(Number(process.argv[2] ?? 2));
-  console.log(`machine: ${machine}\n\n| input | frames (4 fps) | frames processed / s | first update (ms) | whole clip (ms) |\n|---|---|---|---|---|`);
+  console.log(`machine: ${machineLine}\n\n| input | frames (4 fps) | frames processed / s | first update (ms) | whole clip (ms) |\n|---|---|---|---|---|`);
   for (const r of rows) console.log(`| ${r.input} | ${r.frames} | ${r.framesPerSecond.toFixed(1)} | ${r.firstUpdateMs.toFixed(0)} | ${r.totalMs.toFixed(0)} |`);
 }

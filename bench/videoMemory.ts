@@ -5,6 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildPeopleIndex } from '../tests/support/engine.ts';
 import { peopleDir, videosDir } from '../tests/support/paths.ts';
+import { machine } from './stats.ts';
 
 // Peak memory of matching one video, each in a fresh process (bench/videoMemoryChild.ts): the Hamilton
 // clip (640x360, 10 s), and a crafted 1080x7680 clip (10 s of a 1080p photo with a face, scaled to
@@ -57,8 +58,8 @@ export async function benchVideoMemory(): Promise<VideoMemoryRow[]> {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const machine = `${os.cpus()[0]?.model.trim()} x${os.availableParallelism()}, load ${os.loadavg()[0]!.toFixed(1)}`;
+  const machineLine = machine();
   const rows = await benchVideoMemory();
-  console.log(`machine: ${machine}\n\n| clip | MB | outcome | frames | tracks | RSS, engine loaded (MiB) | peak RSS (MiB) | seconds |\n|---|---|---|---|---|---|---|---|`);
+  console.log(`machine: ${machineLine}\n\n| clip | MB | outcome | frames | tracks | RSS, engine loaded (MiB) | peak RSS (MiB) | seconds |\n|---|---|---|---|---|---|---|---|`);
   for (const r of rows) console.log(`| ${r.clip} | ${r.megabytes.toFixed(1)} | ${r.outcome} | ${r.frames} | ${r.tracks} | ${r.baselineMb.toFixed(0)} | ${r.peakMb.toFixed(0)} | ${r.seconds.toFixed(1)} |`);
 }

@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Gallery } from '../src/core/gallery.ts';
+import { FaceRows } from '../src/core/galleryRows.ts';
 import { l2Normalise } from '../src/core/similarity.ts';
 import { IndexCorruptError } from '../src/core/errors.ts';
 
@@ -41,7 +42,7 @@ test('gallery: search groups faces by identity, best face first, and survives sa
     const gallery = opened.value;
     assert.equal(gallery.size, 3);
     assert.equal(gallery.identityCount, 2);
-    assert.deepEqual(gallery.info, info);
+    assert.deepEqual(gallery.info, { ...info, precision: 'fp32' });
 
     const hits = gallery.search(alice, 5);
     assert.deepEqual(hits.map((h) => h.name), ['Alice', 'Bob']);
@@ -98,16 +99,62 @@ test('gallery: gender, photo year and age survive save/open; the gender filter a
     assert.ok(women.every((h) => h.gender === 'female'));
     assert.deepEqual(names(gallery.search(centre, 5, { gender: 'male' })), ['P2', 'P3', 'P4', 'P5', 'P6']);
 
-    // An index written before these fields: 9-element rows.
+    // An index written before these fields: format 1, with 9-element rows in gallery.json.
     const file = path.join(dir, 'gallery.json');
-    const meta = JSON.parse(readFileSync(file, 'utf8')) as { faces: unknown[][] };
-    meta.faces = meta.faces.map((row) => row.slice(0, 9));
+    const meta = JSON.parse(readFileSync(file, 'utf8')) as { version: number; identities: string[]; faces?: unknown[][]; faceCount?: number; faceSources?: unknown };
+    meta.faces = Array.from({ length: gallery.size }, (_, id) => {
+      const f = gallery.face(id);
+      return [meta.identities.indexOf(f.name), f.image, f.box.x, f.box.y, f.box.width, f.box.height, f.source, 0, 0];
+    });
+    meta.version = 1;
+    delete meta.faceCount;
+    delete meta.faceSources;
     writeFileSync(file, JSON.stringify(meta));
     const old = await Gallery.open(dir);
     assert.ok(old.ok);
     assert.deepEqual(old.value.face(3), { name: 'P3', image: '3.jpg', box, source: 'blazeface' });
     assert.deepEqual(old.value.genderCounts(), { female: 0, male: 0 });
     assert.deepEqual(old.value.search(centre, 5, { gender: 'female' }), []);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('gallery: faces.bin keeps every field (paths in any script, large thumbnail offsets); format-1 indexes still open; a damaged table is refused', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'gallery-'));
+  try {
+    const g = Gallery.create(dir, info);
+    const v = randomUnit(32, 3);
+    g.add({ name: 'Zoë Ñandú', image: '/data/imdb_crop/01/Zoë_東京_😀.jpg', box: { x: -3, y: 7, width: 300, height: 301 }, source: 'metadata' }, v, Buffer.from('t1'));
+    g.add({ name: 'Bob', image: 'b.jpg', box, source: 'blazeface' }, randomUnit(32, 4));
+    await g.save();
+    const opened = await Gallery.open(dir);
+    assert.ok(opened.ok);
+    assert.deepEqual(opened.value.face(0), { name: 'Zoë Ñandú', image: '/data/imdb_crop/01/Zoë_東京_😀.jpg', box: { x: -3, y: 7, width: 300, height: 301 }, source: 'metadata' });
+    assert.deepEqual(opened.value.face(1), { name: 'Bob', image: 'b.jpg', box, source: 'blazeface' });
+    assert.equal(opened.value.thumbnail(0)?.toString(), 't1');
+    assert.deepEqual(opened.value.facesOf('Bob'), [1]);
+    // thumbs.bin of IMDB's size passes 4 GiB: offsets are kept whole.
+    const far = FaceRows.fromArray([[7, 'x.jpg', 1, 2, 3, 4, 'cascade', 5_000_000_123, 9]]).encode();
+    assert.deepEqual(FaceRows.decode(far.bytes, far.sources, 'test').at(0), [7, 'x.jpg', 1, 2, 3, 4, 'cascade', 5_000_000_123, 9, null, null, null]);
+    const meta = JSON.parse(readFileSync(path.join(dir, 'gallery.json'), 'utf8'));
+    assert.equal(meta.version, 2);
+    assert.equal(meta.faces, undefined, 'faces live in faces.bin, not in the JSON');
+
+    // The same index written as format 1 (the faces as rows in gallery.json) opens the same way.
+    const v1 = { ...meta, version: 1, faces: [[0, '/data/imdb_crop/01/Zoë_東京_😀.jpg', -3, 7, 300, 301, 'metadata', 0, 2], [1, 'b.jpg', 1, 2, 30, 40, 'blazeface', 0, 0]] };
+    delete v1.faceCount;
+    delete v1.faceSources;
+    writeFileSync(path.join(dir, 'gallery.json'), JSON.stringify(v1));
+    const old = await Gallery.open(dir);
+    assert.ok(old.ok);
+    assert.deepEqual(old.value.face(0), opened.value.face(0));
+    assert.deepEqual(old.value.search(v, 1)[0]!.name, 'Zoë Ñandú');
+
+    writeFileSync(path.join(dir, 'gallery.json'), JSON.stringify(meta));
+    const faces = readFileSync(path.join(dir, 'faces.bin'));
+    writeFileSync(path.join(dir, 'faces.bin'), faces.subarray(0, faces.length - 5));
+    await assert.rejects(Gallery.open(dir), IndexCorruptError);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -11,7 +11,8 @@ import { loadModel } from '../src/core/models/registry.ts';
 import { load as loadVggFace } from '../src/core/models/vggFace.ts';
 import { createSession, runFloat32 } from '../src/core/runtime/ort.ts';
 import { convertBlazeFace } from '../src/jobs/convertBlazeFace.ts';
-import { convertVggFace, MODEL_FILE, type ConvertVggFaceResult } from '../src/jobs/convertVggFace.ts';
+import { convertVggFace, INT8_MODEL_FILE, MODEL_FILE, type ConvertVggFaceResult } from '../src/jobs/convertVggFace.ts';
+import { calibrationCrops } from '../src/jobs/vggFaceCalibration.ts';
 import { KerasWeightsError } from '../src/jobs/kerasWeights.ts';
 import { writeModelFile } from '../src/jobs/onnx/modelFile.ts';
 import { decodeModel, encodeModel, encodeModelChunks } from '../src/jobs/onnx/proto.ts';
@@ -289,7 +290,7 @@ test('cli: index build --model vggface records model and descriptor; match follo
   assert.match(built.stderr, /Indexed 4 faces of 2 people .*\(model vggface, descriptor 2622, detector blazeface\)/);
   const opened = await Gallery.open(path.join(data, 'index'));
   assert.ok(opened.ok);
-  assert.deepEqual(opened.value.info, { modelId: 'vggface', descriptor: '2622', dims: WIDTHS_A.fc8, detector: 'blazeface', alignment: 'keypoints' });
+  assert.deepEqual(opened.value.info, { modelId: 'vggface', descriptor: '2622', dims: WIDTHS_A.fc8, detector: 'blazeface', alignment: 'keypoints', precision: 'fp32' });
 
   const matched = await lookalike(['match', heldOut[0]!, '--json', '--top', '2', '--data', data], env);
   assert.equal(matched.code, 0, matched.stderr);
@@ -301,4 +302,69 @@ test('cli: index build --model vggface records model and descriptor; match follo
   assert.equal(mismatch.code, 2);
   assert.match(mismatch.stderr, /built with model "vggface", not "default"/);
   assert.doesNotMatch(mismatch.stderr, /\n\s+at /);
+});
+
+// ---- int8 ---------------------------------------------------------------------------------------
+
+test('int8: calibrated on real faces, the quantised graph gives descriptors close to fp32 on other faces; the manifest says int8', async () => {
+  const calibration = await calibrationCrops(path.join(peopleDir, 'Barack_Obama'), { modelsDir: models.keras2, device: 'cpu', count: 12 });
+  assert.ok(calibration.ok, calibration.ok ? '' : calibration.error.message);
+  const converted = await convertVggFace({ file: h5.keras2, modelsDir: models.keras2, widths: WIDTHS_A, precision: 'int8', calibration: calibration.value });
+  assert.equal(path.basename(converted.file), INT8_MODEL_FILE);
+  const manifest = await readModelsManifest(models.keras2);
+  const entry = manifest!.models['vggface-int8']!;
+  assert.equal(entry.precision, 'int8');
+  assert.equal((entry.quantization as { calibrationCrops: number }).calibrationCrops, calibration.value.length);
+  assert.ok(manifest!.models.vggface, 'the fp32 entry is kept beside it');
+  // A quarter of the fp32 graph's weight bytes, give or take the float biases and scales.
+  assert.ok(converted.bytes < 0.4 * convertedA.bytes, `${converted.bytes} vs ${convertedA.bytes} bytes`);
+
+  const fp32 = await loadVggFace({ modelsDir: models.keras2, device: 'cpu' });
+  const int8 = await loadVggFace({ modelsDir: models.keras2, device: 'cpu', precision: 'int8' });
+  try {
+    assert.equal(int8.precision, 'int8');
+    assert.equal(fp32.precision, 'fp32');
+    // Faces of other people than the calibration's.
+    const others = await calibrationCrops(path.join(peopleDir, 'Angelina_Jolie'), { modelsDir: models.keras2, device: 'cpu', count: 8 });
+    assert.ok(others.ok);
+    const [a, b] = [await fp32.predict(others.value), await int8.predict(others.value)];
+    const cosines = a.map((d, i) => d.reduce((sum, v, k) => sum + v * b[i]![k]!, 0));
+    console.log(`int8 against fp32 (narrow random network): cosines ${cosines.map((c) => c.toFixed(4)).join(' ')}`);
+    for (const c of cosines) assert.ok(c > 0.98, `cosine ${c}`);
+  } finally {
+    await fp32.dispose();
+    await int8.dispose();
+  }
+  const refused = await loadModel('default', { modelsDir: models.keras2, device: 'cpu', precision: 'int8' });
+  assert.ok(!refused.ok);
+  assert.match(refused.error.message, /Model "default" has no int8 variant/);
+});
+
+test('cli: --precision int8 needs --calibration; an int8 index records it and match follows it, refusing fp32', async () => {
+  const env = { LOOKALIKE_MODELS_DIR: models.keras2 };
+  const noCalibration = await lookalike(['model', 'convert-vggface', h5.keras2, '--precision', 'int8'], env);
+  assert.equal(noCalibration.code, 2);
+  assert.match(noCalibration.stderr, /--precision int8 needs --calibration/);
+
+  const gallery = path.join(work, 'gallery-int8');
+  for (const person of ['Barack_Obama', 'Angelina_Jolie']) {
+    mkdirSync(path.join(gallery, person), { recursive: true });
+    for (const file of readdirSync(path.join(peopleDir, person)).sort().slice(1, 3)) symlinkSync(path.join(peopleDir, person, file), path.join(gallery, person, file));
+  }
+  const data = path.join(work, 'data-int8');
+  // The int8 graph was written by the test before.
+  const built = await lookalike(['index', 'build', gallery, '--model', 'vggface', '--precision', 'int8', '--data', data], env);
+  assert.equal(built.code, 0, built.stderr);
+  assert.match(built.stderr, /\(model vggface int8, descriptor 4096, detector blazeface\)/);
+  const opened = await Gallery.open(path.join(data, 'index'));
+  assert.ok(opened.ok);
+  assert.equal(opened.value.info.precision, 'int8');
+
+  const photo = path.join(peopleDir, 'Barack_Obama', readdirSync(path.join(peopleDir, 'Barack_Obama')).sort()[0]!);
+  const matched = await lookalike(['match', photo, '--json', '--top', '2', '--data', data], env);
+  assert.equal(matched.code, 0, matched.stderr);
+  assert.equal(JSON.parse(matched.stdout).faces.length, 1);
+  const mismatch = await lookalike(['match', photo, '--precision', 'fp32', '--data', data], env);
+  assert.equal(mismatch.code, 2);
+  assert.match(mismatch.stderr, /built with the int8 model, not fp32/);
 });

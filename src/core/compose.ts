@@ -1,15 +1,17 @@
 // The reply picture: for each face found in the user's photo, their face beside the closest
 // celebrity's, the similarity on a ring between them, and the runners-up as small cards below.
 //
-// Layers, bottom to top: a background painted here (gradient, glow, the faces' soft shadows),
-// the face crops with rounded corners, and one SVG overlay with every text, ring and frame.
-// The layers are blended in JS rather than with sharp's composite, which works in floating point
-// over the whole canvas and, measured, cost more than everything else together. The layout is
-// drawn in an 800-unit-wide coordinate system; other widths scale it as a whole.
+// Layers, bottom to top: a background painted here (gradient, glow, the faces' soft shadows) with
+// the layout's fixed text and cards, the face crops with rounded corners, their frames, and the
+// text that changes (name, similarity ring, runner-up names and bars). SVG is rendered by librsvg
+// once per layout, name and percentage, and kept (compose-layers.ts): rendering the whole overlay
+// for every reply took most of its time. The layers are blended in JS rather than with sharp's
+// composite, which works in floating point over the whole canvas. The layout is drawn in an
+// 800-unit-wide coordinate system; other widths scale it as a whole.
 
 import { sharp } from './runtime/sharp.ts';
 import type { RgbImage } from './types.ts';
-import { LookalikeError } from './errors.ts';
+import { blendSparse, blendSprite, layoutLayers, placeSprites, type Piece } from './compose-layers.ts';
 import { cleanText, escapeXml, fitLines, fitText, textWidth, type FittedLines, type FontStyle } from './compose-text.ts';
 
 export interface ComposeMatch {
@@ -90,7 +92,13 @@ export const DEFAULT_WIDTH = 800;
 export const MAX_RUNNERS_UP = 4;
 const MIN_WIDTH = 400;
 const MAX_WIDTH = 2400;
-const JPEG_QUALITY = 88;
+/**
+ * Chosen by measurement (bench/replyPicture.ts prints the sweep; README, Benchmarks): Huffman
+ * optimisation halved the encoder's speed for 3 % fewer bytes; at about 100 KB, 4:4:4 at quality 85
+ * scores a higher PSNR than 4:2:0 at 90 and keeps the ring's and bars' coloured edges crisp;
+ * progressive costs four times as long.
+ */
+const JPEG_OPTIONS = { quality: 85, chromaSubsampling: '4:4:4', optimiseCoding: false } as const;
 
 // Layout, in units of the 800-wide design.
 const U = 800;
@@ -164,7 +172,7 @@ export async function composeReply(rows: ComposeRow[], opts: ComposeOptions = {}
   const height = Math.round(unitHeight * scale);
   const px = (v: number): number => Math.round(v * scale);
 
-  // Faces and the overlay render on libuv's threads while the background is copied here.
+  // Faces that are not yet their tile's size are resized on libuv's threads meanwhile.
   const faces = Promise.all(
     rows.flatMap((row, i) => {
       const r = layout[i]!;
@@ -178,23 +186,25 @@ export async function composeReply(rows: ComposeRow[], opts: ComposeOptions = {}
       ];
     }),
   );
-  const svg = overlaySvg(rows, layout, opts, labels, width, height, unitHeight);
-  const overlay = sharp(Buffer.from(svg)).raw().toBuffer({ resolveWithObject: true });
+  const fixed = fixedLayers(rows, layout, opts, labels, width, height, unitHeight);
+  const fixedLayer = layoutLayers(fixed.key, width, height, () => background(width, height, scale, layout), fixed.under, fixed.over);
+  const sprites = placeSprites(changingPieces(rows, layout, labels, width, height, unitHeight), scale, DEFS);
 
-  const canvas = Buffer.from(background(width, height, scale, layout));
-  const [tiles, { data, info }] = await Promise.all([faces, overlay]);
+  const [tiles, layers, placed] = await Promise.all([faces, fixedLayer, sprites]);
+  const canvas = Buffer.from(layers.under);
   for (const tile of tiles) blendMasked(canvas, width, tile);
-  if (info.width !== width || info.height !== height || info.channels !== 4) {
-    throw new LookalikeError(`overlay rendered as ${info.width}x${info.height}x${info.channels}, expected ${width}x${height}x4`);
-  }
-  blendOverlay(canvas, data);
+  blendSparse(canvas, layers.over);
+  for (const sprite of placed) blendSprite(canvas, width, height, sprite);
 
   const out = sharp(canvas, { raw: { width, height, channels: 3 } });
   if (opts.format === 'png') return out.png({ compressionLevel: 6 }).toBuffer();
-  // 4:4:4 keeps coloured edges (ring, bars) and small text crisp, for about 20 % more bytes than
-  // 4:2:0. mozjpeg would save about 13 % of the bytes but took ten times as long to encode
-  // (about 130 ms against 12 ms for one row).
-  return out.jpeg({ quality: JPEG_QUALITY, chromaSubsampling: '4:4:4' }).toBuffer();
+  return out.jpeg(JPEG_OPTIONS).toBuffer();
+}
+
+/** Side of the tiles faces are drawn in at a picture width: a face given at this size is drawn as it is. */
+export function tileSizes(width = DEFAULT_WIDTH): { face: number; thumb: number } {
+  const scale = Math.round(width) / U;
+  return { face: Math.round(FACE * scale), thumb: Math.round(THUMB * scale) };
 }
 
 function checkImage(img: RgbImage, what: string): void {
@@ -298,6 +308,8 @@ interface FaceTile {
 }
 
 async function faceTile(img: RgbImage, left: number, top: number, size: number, radius: number): Promise<FaceTile> {
+  // A face already cut to its tile's size (the engine does so: tileSizes) is drawn as it is.
+  if (img.width === size && img.height === size) return { rgb: img.data, mask: roundedMask(size, radius), left, top };
   const rgb = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
     .resize(size, size, { fit: 'cover' })
     .raw()
@@ -329,26 +341,9 @@ function blendMasked(canvas: Buffer, width: number, tile: FaceTile): void {
   }
 }
 
-/** Blends a canvas-sized RGBA image (straight alpha, as librsvg's output comes from sharp). */
-function blendOverlay(canvas: Buffer, rgba: Buffer): void {
-  for (let s = 0, d = 0; s < rgba.length; s += 4, d += 3) {
-    const a = rgba[s + 3]!;
-    if (a === 0) continue;
-    if (a === 255) {
-      canvas[d] = rgba[s]!;
-      canvas[d + 1] = rgba[s + 1]!;
-      canvas[d + 2] = rgba[s + 2]!;
-    } else {
-      canvas[d] = (rgba[s]! * a + canvas[d]! * (255 - a) + 127) / 255;
-      canvas[d + 1] = (rgba[s + 1]! * a + canvas[d + 1]! * (255 - a) + 127) / 255;
-      canvas[d + 2] = (rgba[s + 2]! * a + canvas[d + 2]! * (255 - a) + 127) / 255;
-    }
-  }
-}
-
 // Background: a vertical gradient from deep indigo to near black with a faint violet glow from
 // the top right corner, and soft shadows under the big faces. It depends only on the layout, and
-// one-face replies share one or two layouts, so the last few are kept.
+// it is painted once per layout (compose-layers.ts keeps the last few).
 const TOP = [22, 25, 48] as const;
 const BOTTOM = [11, 13, 25] as const;
 const GLOW = [120, 90, 255] as const;
@@ -356,8 +351,6 @@ const GLOW_STRENGTH = 0.16;
 const GLOW_X = 0.92;
 const GLOW_Y = -0.1;
 const GLOW_RADIUS = 0.75;
-const BACKGROUNDS_KEPT = 4;
-const backgrounds = new Map<string, Buffer>();
 
 function glowAt(x: number, y: number, width: number): number {
   const gx = x / width - GLOW_X;
@@ -381,13 +374,6 @@ function backgroundAt(x: number, y: number, width: number, height: number): [num
 }
 
 function background(width: number, height: number, scale: number, layout: RowLayout[]): Buffer {
-  const key = `${width}x${height}:${layout.map((r) => r.top).join(',')}`;
-  const kept = backgrounds.get(key);
-  if (kept) {
-    backgrounds.delete(key);
-    backgrounds.set(key, kept);
-    return kept;
-  }
   const buf = Buffer.alloc(width * height * 3);
   for (let y = 0; y < height; y++) {
     const t = y / Math.max(1, height - 1);
@@ -407,8 +393,6 @@ function background(width: number, height: number, scale: number, layout: RowLay
       shadow(buf, width, height, (fx + FACE / 2) * scale, (row.top + FACE / 2 + 10) * scale, half, FACE_R * scale, 26 * scale, 0.55);
     }
   }
-  backgrounds.set(key, buf);
-  if (backgrounds.size > BACKGROUNDS_KEPT) backgrounds.delete(backgrounds.keys().next().value!);
   return buf;
 }
 
@@ -449,7 +433,26 @@ function text(x: number, y: number, content: string, size: number, fill: string,
   );
 }
 
-function overlaySvg(
+/** Gradients the SVG parts refer to. */
+const DEFS =
+  `<linearGradient id="accent" x1="0" y1="0" x2="1" y2="1">` +
+  `<stop offset="0" stop-color="${ACCENT_A}"/><stop offset="1" stop-color="${ACCENT_B}"/></linearGradient>` +
+  `<linearGradient id="bar" x1="0" y1="0" x2="1" y2="0">` +
+  `<stop offset="0" stop-color="${ACCENT_A}"/><stop offset="1" stop-color="${ACCENT_B}"/></linearGradient>`;
+
+function svgDocument(parts: readonly string[], width: number, height: number, unitHeight: number): string {
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
+    `viewBox="0 0 ${U} ${fmt(unitHeight)}" preserveAspectRatio="none"><defs>${DEFS}</defs>${parts.join('')}</svg>`
+  );
+}
+
+/**
+ * What a layout draws the same way in every reply: under the faces (header, captions, card
+ * backgrounds, footer) and over them (the faces' frames). The two documents are also the layout's
+ * cache key: anything that changes them makes another layout.
+ */
+function fixedLayers(
   rows: ComposeRow[],
   layout: RowLayout[],
   opts: ComposeOptions,
@@ -457,8 +460,9 @@ function overlaySvg(
   width: number,
   height: number,
   unitHeight: number,
-): string {
-  const parts: string[] = [];
+): { key: string; under: string; over: string } {
+  const under: string[] = [];
+  const over: string[] = [];
   const found = opts.facesFound ?? rows.length;
   const many = rows.length > 1 || found > 1;
 
@@ -475,56 +479,68 @@ function overlaySvg(
     18,
     BOLD,
   );
-  parts.push(`<rect x="${PAD}" y="38" width="6" height="26" rx="3" fill="url(#accent)"/>`);
-  parts.push(text(PAD + 20, 61, title.text, title.size, TEXT, BOLD));
-  if (count) parts.push(text(U - PAD, 60, count, 16, MUTED, BOOK, 'end'));
+  under.push(`<rect x="${PAD}" y="38" width="6" height="26" rx="3" fill="url(#accent)"/>`);
+  under.push(text(PAD + 20, 61, title.text, title.size, TEXT, BOLD));
+  if (count) under.push(text(U - PAD, 60, count, 16, MUTED, BOOK, 'end'));
 
   rows.forEach((row, i) => {
     const r = layout[i]!;
-    if (i > 0) parts.push(`<rect x="${PAD}" y="${r.top - ROW_GAP / 2}" width="${U - 2 * PAD}" height="1" fill="${HAIRLINE}"/>`);
-    parts.push(faceFrame(LEFT_X, r.top, FACE, FACE_R));
-    parts.push(faceFrame(RIGHT_X, r.top, FACE, FACE_R));
-    parts.push(similarityBadge(U / 2, r.top + FACE / 2, percent(row.best.similarity), labels.match, width, height, unitHeight));
-
-    const captionY = r.top + FACE + 40;
+    if (i > 0) under.push(`<rect x="${PAD}" y="${r.top - ROW_GAP / 2}" width="${U - 2 * PAD}" height="1" fill="${HAIRLINE}"/>`);
+    over.push(faceFrame(LEFT_X, r.top, FACE, FACE_R));
+    over.push(faceFrame(RIGHT_X, r.top, FACE, FACE_R));
     const left = many ? fillLabel(labels.face, { n: row.number ?? i + 1 }) : labels.you;
     const leftFit = fitText(cleanText(left), FACE - 8, 24, 16, BOLD);
-    parts.push(text(LEFT_X + FACE / 2, captionY, leftFit.text, leftFit.size, MUTED, BOLD, 'middle'));
-    r.name.lines.forEach((line, k) => {
-      parts.push(text(RIGHT_X + FACE / 2, captionY + k * CAPTION_LINE, line, r.name.size, TEXT, BOLD, 'middle'));
-    });
-    if (r.detail) {
-      const detail = fitText(cleanText(r.detail), FACE - 8, 17, 13, BOOK);
-      parts.push(text(RIGHT_X + FACE / 2, captionY + (r.name.lines.length - 1) * CAPTION_LINE + DETAIL_H + 2, detail.text, detail.size, MUTED, BOOK, 'middle'));
-    }
-
+    under.push(text(LEFT_X + FACE / 2, r.top + FACE + 40, leftFit.text, leftFit.size, MUTED, BOLD, 'middle'));
     if (r.cards > 0) {
       const labelY = r.cardsTop - RU_LABEL_H + 12;
       const label = fitText(cleanText(labels.alsoResembles).toLocaleUpperCase(), U - 2 * PAD - 60, 12, 10, SMALL_CAPS).text;
-      parts.push(text(PAD, labelY, label, 12, MUTED, SMALL_CAPS));
+      under.push(text(PAD, labelY, label, 12, MUTED, SMALL_CAPS));
       const lineX = PAD + textWidth(label, 12, SMALL_CAPS) + 14;
-      parts.push(`<rect x="${fmt(lineX)}" y="${labelY - 4}" width="${fmt(U - PAD - lineX)}" height="1" fill="${HAIRLINE}"/>`);
-      const xs = cardXs(r.cards);
-      row.runnersUp.slice(0, MAX_RUNNERS_UP).forEach((m, j) => parts.push(runnerUpCard(xs[j]!, r.cardsTop, m)));
+      under.push(`<rect x="${fmt(lineX)}" y="${labelY - 4}" width="${fmt(U - PAD - lineX)}" height="1" fill="${HAIRLINE}"/>`);
+      for (const x of cardXs(r.cards)) {
+        // The card is the thumbnail's backdrop, so it lies under it.
+        under.push(
+          `<rect x="${fmt(x + 0.5)}" y="${r.cardsTop + 0.5}" width="${CARD_W - 1}" height="${CARD_H - 1}" rx="18" ` +
+            `fill="rgba(255,255,255,0.035)" stroke="rgba(255,255,255,0.07)"/>`,
+        );
+        over.push(faceFrame(x + (CARD_W - THUMB) / 2, r.cardsTop + CARD_INSET, THUMB, THUMB_R));
+      }
     }
   });
 
   const footer = cleanText(opts.footer ?? labels.footer);
   if (footer) {
     const fitted = fitText(footer, U - 2 * PAD, 13, 10, BOOK);
-    parts.push(text(U / 2, unitHeight - 30, fitted.text, fitted.size, DIM, BOOK, 'middle'));
+    under.push(text(U / 2, unitHeight - 30, fitted.text, fitted.size, DIM, BOOK, 'middle'));
   }
+  const underSvg = svgDocument(under, width, height, unitHeight);
+  const overSvg = svgDocument(over, width, height, unitHeight);
+  return { key: `${underSvg}\n${overSvg}`, under: underSvg, over: overSvg };
+}
 
-  return (
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
-    `viewBox="0 0 ${U} ${fmt(unitHeight)}" preserveAspectRatio="none">` +
-    `<defs><linearGradient id="accent" x1="0" y1="0" x2="1" y2="1">` +
-    `<stop offset="0" stop-color="${ACCENT_A}"/><stop offset="1" stop-color="${ACCENT_B}"/></linearGradient>` +
-    `<linearGradient id="bar" x1="0" y1="0" x2="1" y2="0">` +
-    `<stop offset="0" stop-color="${ACCENT_A}"/><stop offset="1" stop-color="${ACCENT_B}"/></linearGradient></defs>` +
-    parts.join('') +
-    `</svg>`
-  );
+/** What changes from reply to reply (names, percentages), as pieces drawn around their own origin. */
+function changingPieces(
+  rows: ComposeRow[],
+  layout: RowLayout[],
+  labels: ComposeLabels,
+  width: number,
+  height: number,
+  unitHeight: number,
+): { piece: Piece; at: { x: number; y: number } }[] {
+  const out: { piece: Piece; at: { x: number; y: number } }[] = [];
+  rows.forEach((row, i) => {
+    const r = layout[i]!;
+    const centre = { x: U / 2, y: r.top + FACE / 2 };
+    const cutout = backgroundAt(centre.x * (width / U), centre.y * (height / unitHeight), width, height);
+    out.push({ piece: similarityBadge(percent(row.best.similarity), cutout, labels.match), at: centre });
+    out.push({ piece: nameLines(r.name, r.detail), at: { x: RIGHT_X + FACE / 2, y: r.top + FACE + 40 } });
+    const xs = cardXs(r.cards);
+    row.runnersUp.slice(0, MAX_RUNNERS_UP).forEach((m, j) => {
+      const at = { x: xs[j]!, y: r.cardsTop };
+      out.push({ piece: runnerUpName(m.name), at }, { piece: runnerUpBar(percent(m.similarity)), at });
+    });
+  });
+  return out;
 }
 
 /** A faint line just inside the face's edge, so that light photos keep their shape. */
@@ -535,52 +551,67 @@ function faceFrame(x: number, y: number, size: number, radius: number): string {
   );
 }
 
-function similarityBadge(cx: number, cy: number, pct: number, matchLabel: string, width: number, height: number, unitHeight: number): string {
+/** The best match's name, centred under its face, and the photo's year and age under it; origin at the first line's baseline. */
+function nameLines(name: FittedLines, detail: string | null): Piece {
+  let svg = name.lines.map((line, k) => text(0, k * CAPTION_LINE, line, name.size, TEXT, BOLD, 'middle')).join('');
+  let bottom = (name.lines.length - 1) * CAPTION_LINE + 0.6 * name.size;
+  if (detail) {
+    const fitted = fitText(cleanText(detail), FACE - 8, 17, 13, BOOK);
+    const y = (name.lines.length - 1) * CAPTION_LINE + DETAIL_H + 2;
+    svg += text(0, y, fitted.text, fitted.size, MUTED, BOOK, 'middle');
+    bottom = y + 0.6 * fitted.size;
+  }
+  return { svg, x0: -FACE / 2, y0: -1.3 * name.size, x1: FACE / 2, y1: bottom };
+}
+
+/** The similarity on a ring between the faces; origin at the ring's centre. */
+function similarityBadge(pct: number, [br, bg, bb]: readonly [number, number, number], matchLabel: string): Piece {
   // The cut-out ring around the badge takes the background's colour, so the badge reads as set
   // into the picture rather than pasted over the faces.
-  const [br, bg, bb] = backgroundAt(cx * (width / U), cy * (height / unitHeight), width, height);
   const cutout = `rgb(${Math.round(br)},${Math.round(bg)},${Math.round(bb)})`;
   const ringR = BADGE_R - RING_W / 2 - 4;
   const circumference = 2 * Math.PI * ringR;
   const arc =
     pct > 0
-      ? `<circle cx="${cx}" cy="${cy}" r="${fmt(ringR)}" fill="none" stroke="url(#accent)" stroke-width="${RING_W}" ` +
+      ? `<circle cx="0" cy="0" r="${fmt(ringR)}" fill="none" stroke="url(#accent)" stroke-width="${RING_W}" ` +
         `stroke-linecap="round" stroke-dasharray="${fmt((circumference * pct) / 100)} ${fmt(circumference)}" ` +
-        `transform="rotate(-90 ${cx} ${cy})"/>`
+        `transform="rotate(-90)"/>`
       : '';
   const matchText = fitText(cleanText(matchLabel).toLocaleUpperCase(), 2 * BADGE_R - 30, 10, 8, BADGE_LABEL);
   const digits = String(pct);
   const numSize = pct === 100 ? 32 : 36;
   const numW = textWidth(digits, numSize, BOLD);
-  const x0 = cx - (numW + textWidth('%', 18, BOLD)) / 2;
-  return (
-    `<circle cx="${cx}" cy="${cy}" r="${BADGE_R + 8}" fill="${cutout}"/>` +
-    `<circle cx="${cx}" cy="${cy}" r="${BADGE_R}" fill="${BADGE_FILL}"/>` +
-    `<circle cx="${cx}" cy="${cy}" r="${fmt(ringR)}" fill="none" stroke="${TRACK}" stroke-width="${RING_W}"/>` +
+  const x0 = -(numW + textWidth('%', 18, BOLD)) / 2;
+  const svg =
+    `<circle cx="0" cy="0" r="${BADGE_R + 8}" fill="${cutout}"/>` +
+    `<circle cx="0" cy="0" r="${BADGE_R}" fill="${BADGE_FILL}"/>` +
+    `<circle cx="0" cy="0" r="${fmt(ringR)}" fill="none" stroke="${TRACK}" stroke-width="${RING_W}"/>` +
     arc +
-    text(x0, cy + 9, digits, numSize, TEXT, BOLD) +
-    text(x0 + numW, cy + 9, '%', 18, TEXT, BOLD) +
-    text(cx, cy + 28, matchText.text, matchText.size, MUTED, BADGE_LABEL, 'middle')
-  );
+    text(x0, 9, digits, numSize, TEXT, BOLD) +
+    text(x0 + numW, 9, '%', 18, TEXT, BOLD) +
+    text(0, 28, matchText.text, matchText.size, MUTED, BADGE_LABEL, 'middle');
+  const r = BADGE_R + 9;
+  return { svg, x0: -r, y0: -r, x1: r, y1: r };
 }
 
-function runnerUpCard(x: number, y: number, m: ComposeMatch): string {
-  const pct = percent(m.similarity);
+/** A runner-up's name on its card; origin at the card's top-left corner. */
+function runnerUpName(name: string): Piece {
   const inner = CARD_W - 2 * CARD_INSET;
-  const name = fitLines(displayName(m.name), inner, { one: [16, 13], two: [13, 12] }, BOLD_CONDENSED);
-  const nameY = name.lines.length === 1 ? [y + 150] : [y + 141, y + 157];
+  const fitted = fitLines(displayName(name), inner, { one: [16, 13], two: [13, 12] }, BOLD_CONDENSED);
+  const nameY = fitted.lines.length === 1 ? [150] : [141, 157];
+  const svg = fitted.lines.map((line, k) => text(CARD_W / 2, nameY[k]!, line, fitted.size, TEXT, BOLD_CONDENSED, 'middle')).join('');
+  return { svg, x0: 0, y0: CARD_INSET + THUMB, x1: CARD_W, y1: CARD_H - 24 };
+}
+
+/** A runner-up's similarity as a bar and a percentage; origin at the card's top-left corner. */
+function runnerUpBar(pct: number): Piece {
+  const inner = CARD_W - 2 * CARD_INSET;
   const label = `${pct}%`;
   const barW = inner - textWidth(label, 14, BOLD) - 10;
-  const barY = y + CARD_H - 20;
-  return (
-    `<rect x="${fmt(x + 0.5)}" y="${y + 0.5}" width="${CARD_W - 1}" height="${CARD_H - 1}" rx="18" ` +
-    `fill="rgba(255,255,255,0.035)" stroke="rgba(255,255,255,0.07)"/>` +
-    faceFrame(x + (CARD_W - THUMB) / 2, y + CARD_INSET, THUMB, THUMB_R) +
-    name.lines.map((line, k) => text(x + CARD_W / 2, nameY[k]!, line, name.size, TEXT, BOLD_CONDENSED, 'middle')).join('') +
-    `<rect x="${fmt(x + CARD_INSET)}" y="${barY - 3}" width="${fmt(barW)}" height="6" rx="3" fill="${TRACK}"/>` +
-    (pct > 0
-      ? `<rect x="${fmt(x + CARD_INSET)}" y="${barY - 3}" width="${fmt(Math.max(6, (barW * pct) / 100))}" height="6" rx="3" fill="url(#bar)"/>`
-      : '') +
-    text(x + CARD_W - CARD_INSET, barY + 5, label, 14, MUTED, BOLD, 'end')
-  );
+  const barY = CARD_H - 20;
+  const svg =
+    `<rect x="${CARD_INSET}" y="${barY - 3}" width="${fmt(barW)}" height="6" rx="3" fill="${TRACK}"/>` +
+    (pct > 0 ? `<rect x="${CARD_INSET}" y="${barY - 3}" width="${fmt(Math.max(6, (barW * pct) / 100))}" height="6" rx="3" fill="url(#bar)"/>` : '') +
+    text(CARD_W - CARD_INSET, barY + 5, label, 14, MUTED, BOLD, 'end');
+  return { svg, x0: 0, y0: barY - 18, x1: CARD_W, y1: CARD_H };
 }

@@ -3,18 +3,21 @@ import path from 'node:path';
 import type { Device } from '../config.ts';
 import { logger } from '../log.ts';
 import { encodeGif, encodeMp4 } from './animation.ts';
-import { composeReply, type ComposeLabels, type ComposeMatch, type ComposeRow } from './compose.ts';
-import { decodeImage } from './decode.ts';
+import { batchedEmbedder, type BatchOptions, type BatchStats } from './batcher.ts';
+import { composeReply, MAX_RUNNERS_UP, tileSizes, type ComposeLabels, type ComposeMatch, type ComposeRow } from './compose.ts';
+import { decodeImage, sniffImageFormat } from './decode.ts';
 import type { FaceChoice, FaceResult, LookalikeEngine, MatchOptions, MatchReport, MorphOptions, MorphReport, PersonalOptions } from './engineTypes.ts';
 import { ConfigError } from './errors.ts';
 import { loadDetector, type FaceSearch } from './detect/detector.ts';
 import { alignmentOf, cropForDisplay, describeDetected, describeFaces, type DescribedFace, type FacePipeline } from './faces.ts';
 import { Gallery, type Gender, type GalleryHit } from './gallery.ts';
 import { matchOf } from './matchOf.ts';
+import type { Precision } from './models/embedder.ts';
 import { morphFrames, type MorphFace } from './morph.ts';
 import { loadModel } from './models/registry.ts';
 import { fail, ok, type Failure, type Result } from './result.ts';
 import type { Box, DetectedFace, RgbImage } from './types.ts';
+import { displayTile, thumbnailTiles } from './tiles.ts';
 import { matchVideoStream } from './video/matchVideo.ts';
 import type { VideoEvent, VideoInput, VideoMatchOptions } from './video/types.ts';
 
@@ -28,6 +31,12 @@ export interface EngineOptions {
   model?: string;
   /** Face detector; by default the one that built the index. Another detector than the index's is refused. */
   detector?: string;
+  /** The model's precision; by default the index's. Another one than the index's is refused. */
+  precision?: Precision;
+  /** ONNX Runtime threads per inference (default: one per core; see README, "Many photos at once"). */
+  intraOpThreads?: number;
+  /** How faces of concurrent requests share embedding calls (batcher.ts); false embeds each request alone. */
+  batching?: Partial<BatchOptions> | false;
 }
 
 /** The index directory inside a data directory. */
@@ -41,8 +50,6 @@ export class EngineUnavailableError extends ConfigError {
     super(failure.message);
   }
 }
-
-const USER_FACE_SIZE = 320;
 
 /**
  * A reply shows a photo's few largest faces; a face under this fraction of the largest one's side is
@@ -106,6 +113,11 @@ export class Engine implements LookalikeEngine {
 
   get gallerySize(): number {
     return this.gallery.size;
+  }
+
+  /** Embedding calls made and faces embedded in them, when faces of concurrent requests share calls. */
+  get embeddingStats(): BatchStats | null {
+    return 'stats' in this.model ? (this.model.stats as BatchStats) : null;
   }
 
   async match(bytes: Uint8Array, opts: MatchOptions = {}): Promise<Result<MatchReport>> {
@@ -233,7 +245,7 @@ export class Engine implements LookalikeEngine {
    * the detector looks at the crop again (it holds one face, large and centred).
    */
   private async galleryMorphFace(hit: GalleryHit): Promise<MorphFace> {
-    const image = await this.galleryFace(hit);
+    const image = await this.galleryFace(hit, MORPH_SIZE);
     if (this.pipeline.detector.name === 'haar') return { image, keypoints: null };
     const [found]: DetectedFace[] = await this.pipeline.detector.detect(image, { maxFaces: 1 });
     return { image, keypoints: found?.keypoints ?? null };
@@ -244,36 +256,48 @@ export class Engine implements LookalikeEngine {
     faces: { image: RgbImage; box: Box; hits: GalleryHit[]; number?: number }[],
     opts: { labels?: Partial<ComposeLabels>; facesFound?: number } = {},
   ): Promise<Buffer> {
-    const rows: ComposeRow[] = [];
-    for (const { image, box, hits, number } of faces) {
-      const [best, ...rest] = hits;
-      if (!best) continue;
-      rows.push({
-        ...(number !== undefined ? { number } : {}),
-        userFace: await cropForDisplay(image, box, USER_FACE_SIZE),
-        best: await this.composeMatch(best),
-        runnersUp: await Promise.all(rest.slice(0, 4).map((hit) => this.composeMatch(hit))),
-      });
-    }
+    // Every face is cut or decoded at the size of its tile, all at once on libuv's threads.
+    const sizes = tileSizes();
+    const shown = faces.filter(({ hits }) => hits.length > 0).map((f) => ({ ...f, hits: f.hits.slice(0, 1 + MAX_RUNNERS_UP) }));
+    // The best match is drawn as large as the user's face, the runners-up as thumbnails.
+    const wanted = shown.flatMap((f) => f.hits.map((hit, j) => ({ hit, size: j === 0 ? sizes.face : sizes.thumb })));
+    const [users, matches] = await Promise.all([
+      Promise.all(shown.map(({ image, box }) => displayTile(image, box, sizes.face))),
+      this.galleryFaces(wanted.map((w) => w.hit), wanted.map((w) => w.size)),
+    ]);
+    let next = 0;
+    const rows: ComposeRow[] = shown.map((f, i) => {
+      const [best, ...rest] = f.hits.map((hit) => composeMatch(hit, matches[next++]!));
+      return { ...(f.number !== undefined ? { number: f.number } : {}), userFace: users[i]!, best: best!, runnersUp: rest };
+    });
     return composeReply(rows, { ...(opts.labels ? { labels: opts.labels } : {}), ...(opts.facesFound !== undefined ? { facesFound: opts.facesFound } : {}) });
   }
 
-  private async composeMatch(hit: GalleryHit): Promise<ComposeMatch> {
-    const { photoYear, age } = matchOf(hit);
-    return { name: hit.name, similarity: hit.similarity, face: await this.galleryFace(hit), ...(photoYear !== undefined && age !== undefined ? { photoYear, age } : {}) };
+  /** One gallery face at `size` px (the morph's). */
+  private async galleryFace(hit: GalleryHit, size: number): Promise<RgbImage> {
+    const [face] = await this.galleryFaces([hit], [size]);
+    return face!;
   }
 
-  /** The gallery face as a square crop: from the stored thumbnail, or else from the source image. */
-  private async galleryFace({ faceId, image, box }: GalleryHit): Promise<RgbImage> {
-    const thumb = this.gallery.thumbnail(faceId);
-    if (thumb) {
-      const decoded = await decodeImage(thumb);
-      if (decoded.ok) return decoded.value;
-    }
+  /** Gallery faces as squares of the given sizes: from the stored thumbnails, or else from the source images. */
+  private async galleryFaces(hits: readonly GalleryHit[], sizes: readonly number[]): Promise<RgbImage[]> {
+    const thumbs = hits.map(({ faceId }) => this.gallery.thumbnail(faceId));
+    const known = thumbs.flatMap((t, i) => (t && sniffImageFormat(t) ? [i] : []));
+    const tiles = await thumbnailTiles(
+      known.map((i) => thumbs[i]!),
+      known.map((i) => sizes[i]!),
+    );
+    const out: (RgbImage | null)[] = hits.map(() => null);
+    known.forEach((i, k) => (out[i] = tiles[k]!));
+    return Promise.all(out.map((tile, i) => tile ?? this.sourceFace(hits[i]!, sizes[i]!)));
+  }
+
+  /** A gallery face cut from its source image, for a face without a usable thumbnail. */
+  private async sourceFace({ faceId, image, box }: GalleryHit, size: number): Promise<RgbImage> {
     const source = await decodeImage(await readFile(image).catch(() => new Uint8Array()));
-    if (source.ok) return cropForDisplay(source.value, box, USER_FACE_SIZE);
+    if (source.ok) return displayTile(source.value, box, size);
     log.warn({ faceId, image }, 'gallery face unavailable; showing a blank tile');
-    return { data: Buffer.alloc(USER_FACE_SIZE * USER_FACE_SIZE * 3, 48), width: USER_FACE_SIZE, height: USER_FACE_SIZE };
+    return { data: Buffer.alloc(size * size * 3, 48), width: size, height: size };
   }
 
   async close(): Promise<void> {
@@ -281,11 +305,17 @@ export class Engine implements LookalikeEngine {
   }
 }
 
+/** A hit as the reply picture draws it, with the photo's year and age when the index knows both. */
+function composeMatch(hit: GalleryHit, face: RgbImage): ComposeMatch {
+  const { photoYear, age } = matchOf(hit);
+  return { name: hit.name, similarity: hit.similarity, face, ...(photoYear !== undefined && age !== undefined ? { photoYear, age } : {}) };
+}
+
 /** Opens the index of a data directory and the model that built it. Expected failures come back as values. */
 export async function tryOpenEngine(opts: EngineOptions): Promise<Result<Engine>> {
-  const opened = await Gallery.open(indexDir(opts.dataDir));
-  if (!opened.ok) return opened;
-  const gallery = opened.value;
+  const opening = await Gallery.prepare(indexDir(opts.dataDir));
+  if (!opening.ok) return opening;
+  const gallery = opening.value;
   const modelName = opts.model ?? gallery.info.modelId;
   if (modelName !== gallery.info.modelId) {
     return fail(
@@ -300,16 +330,35 @@ export async function tryOpenEngine(opts: EngineOptions): Promise<Result<Engine>
       `The index was built with the ${gallery.info.detector} face detector, not ${detectorName}. Match without --detector, or rebuild the index with --detector ${detectorName}.`,
     );
   }
-  const load = { modelsDir: opts.modelsDir, device: opts.device ?? 'auto' };
+  const precision = opts.precision ?? gallery.info.precision ?? 'fp32';
+  if (precision !== (gallery.info.precision ?? 'fp32')) {
+    return fail(
+      'model_mismatch',
+      `The index was built with the ${gallery.info.precision ?? 'fp32'} model, not ${precision}. Match without --precision, or rebuild the index with --precision ${precision}.`,
+    );
+  }
+  // The index's vectors and faces are read (file reads on libuv's threads) while the models load: at
+  // IMDB's size each takes a good part of the start-up (bench/startup.ts).
+  const galleryLoading = gallery.load();
+  galleryLoading.catch(() => undefined);
+  const load = { modelsDir: opts.modelsDir, device: opts.device ?? 'auto', intraOpThreads: opts.intraOpThreads };
   const detector = await loadDetector(detectorName, load);
   if (!detector.ok) return detector;
-  const model = await loadModel(modelName, { ...load, descriptor: gallery.info.descriptor });
+  const model = await loadModel(modelName, { ...load, descriptor: gallery.info.descriptor, precision });
   if (!model.ok) {
     await detector.value.dispose();
     return model;
   }
-  log.info({ model: modelName, detector: detectorName, faces: gallery.size, identities: gallery.identityCount }, 'engine ready');
-  return ok(new Engine(gallery, { detector: detector.value, embedder: model.value }));
+  let loaded: Gallery;
+  try {
+    loaded = await galleryLoading;
+  } catch (err) {
+    await Promise.all([detector.value.dispose(), model.value.dispose()]);
+    throw err;
+  }
+  log.info({ model: modelName, detector: detectorName, faces: loaded.size, identities: loaded.identityCount }, 'engine ready');
+  const embedder = opts.batching === false ? model.value : batchedEmbedder(model.value, opts.batching);
+  return ok(new Engine(loaded, { detector: detector.value, embedder }));
 }
 
 /** Like tryOpenEngine, for callers that cannot go on without an engine (the bots). */

@@ -85,6 +85,15 @@ export async function cropFace(image: RgbImage, box: Box, opts: CropOptions): Pr
   const raw = { width: image.width, height: image.height, channels: 3 as const };
   const { inside, pad } = region;
 
+  if (pad.left === 0 && pad.top === 0 && pad.right === 0 && pad.bottom === 0) {
+    // Inside the image (display crops always are): one pass, cut and resized.
+    const { data, info } = await sharp(image.data, { raw })
+      .extract({ left: inside.x, top: inside.y, width: inside.width, height: inside.height })
+      .resize(size, size, { fit: 'fill' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    return { data, width: info.width, height: info.height };
+  }
   // sharp resizes before it extends, whatever the call order, so the padded square is made first.
   const square = await sharp(image.data, { raw })
     .extract({ left: inside.x, top: inside.y, width: inside.width, height: inside.height })

@@ -1,8 +1,11 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { DetectorName } from './detect/detector.ts';
 import { IndexCorruptError } from './errors.ts';
 import type { Alignment } from './faces.ts';
+import type { Precision } from './models/embedder.ts';
+import { FaceRows, type FaceRow as GalleryRow } from './galleryRows.ts';
 import { fail, ok, type Result } from './result.ts';
 import { VectorIndex } from './runtime/hnsw.ts';
 import { bestPerIdentity, toPercent } from './similarity.ts';
@@ -12,9 +15,11 @@ import type { Box } from './types.ts';
 // (who, which image, where), and a packed file of small face thumbnails so a reply can show the
 // matched face without reopening the original photo.
 //
-//   <dir>/gallery.json   metadata, including the model that built it
-//   <dir>/faces.hnsw     hnswlib index; labels are face ids (positions in gallery.json's faces)
+//   <dir>/gallery.json   the model, detector and precision that built it, and the identities
+//   <dir>/faces.bin      every face's identity, image, box, source and thumbnail, as columns (galleryRows.ts)
+//   <dir>/faces.hnsw     hnswlib index; labels are face ids (positions in faces.bin)
 //   <dir>/thumbs.bin     JPEG thumbnails back to back; each face records offset and length
+// Indexes of format 1 kept the faces in gallery.json; they are still read.
 
 export type FaceSource = 'blazeface' | 'cascade' | 'whole_image' | 'metadata';
 
@@ -44,6 +49,8 @@ export interface GalleryInfo {
   detector: DetectorName;
   /** How faces were cut for the model: aligned by keypoints, or their box framed. */
   alignment: Alignment;
+  /** The model's arithmetic (int8 descriptors differ a little from fp32 ones); absent in older indexes: fp32. */
+  precision?: Precision;
 }
 
 export interface GalleryHit extends GalleryFace {
@@ -53,15 +60,15 @@ export interface GalleryHit extends GalleryFace {
   cosine: number;
 }
 
-const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 2;
+/** Formats this program reads. */
+const READ_VERSIONS: readonly number[] = [1, FORMAT_VERSION];
 const META = 'gallery.json';
+const FACES = 'faces.bin';
 const VECTORS = 'faces.hnsw';
 const THUMBS = 'thumbs.bin';
 
-// Compact row: [identity, image, x, y, w, h, source, thumbOffset, thumbLength, gender, photoYear, age].
-// gender is 0 female, 1 male, null unknown; photoYear and age are null when unknown. Indexes written
-// before these three existed have 9-element rows and read as unknown.
-type FaceRow = [number, string, number, number, number, number, FaceSource, number, number, (0 | 1 | null)?, (number | null)?, (number | null)?];
+type FaceRow = GalleryRow<FaceSource>;
 
 const GENDER_CODE: Record<Gender, 0 | 1> = { female: 0, male: 1 };
 
@@ -69,7 +76,17 @@ interface MetaFile extends Omit<GalleryInfo, 'detector' | 'alignment'>, Partial<
   version: number;
   createdAt: string;
   identities: string[];
-  faces: FaceRow[];
+  /** Format 1: the faces' rows. */
+  faces?: FaceRow[];
+  /** Format 2: how many faces faces.bin holds, and the source names its source column indexes. */
+  faceCount?: number;
+  faceSources?: FaceSource[];
+}
+
+/** An index whose gallery.json has been read and checked; `load()` reads the rest (IndexCorruptError when damaged). */
+export interface OpeningGallery {
+  info: GalleryInfo;
+  load(): Promise<Gallery>;
 }
 
 export class Gallery {
@@ -84,28 +101,36 @@ export class Gallery {
     readonly info: GalleryInfo,
     private readonly vectors: VectorIndex,
     private readonly identities: string[],
-    private readonly rows: FaceRow[],
+    private readonly rows: FaceRows<FaceSource>,
     private readonly createdAt: string,
   ) {
     identities.forEach((name, i) => this.identityIds.set(name, i));
-    for (const row of rows) {
-      this.thumbsEnd = Math.max(this.thumbsEnd, row[7] + row[8]);
-      this.countGender(row);
-    }
+    // Only a gallery being built appends thumbnails.
+    if (rows.writable) this.thumbsEnd = rows.thumbsEnd();
+    for (let id = 0; id < rows.length; id++) this.countGender(rows.gender(id));
   }
 
-  private countGender(row: FaceRow): void {
-    if (row[9] === 0 || row[9] === 1) this.genders[GENDERS[row[9]]!]++;
+  private countGender(code: 0 | 1 | null): void {
+    if (code !== null) this.genders[GENDERS[code]!]++;
   }
 
   /** A new, empty gallery written to `dir` (created; an existing gallery there is replaced on save). */
   static create(dir: string, info: GalleryInfo, capacity = 1024): Gallery {
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, THUMBS), '');
-    return new Gallery(dir, info, VectorIndex.create(info.dims, capacity), [], [], new Date().toISOString());
+    return new Gallery(dir, info, VectorIndex.create(info.dims, capacity), [], FaceRows.fromArray<FaceSource>([]), new Date().toISOString());
   }
 
   static async open(dir: string): Promise<Result<Gallery>> {
+    const opening = await Gallery.prepare(dir);
+    return opening.ok ? ok(await opening.value.load()) : opening;
+  }
+
+  /**
+   * Reads gallery.json only: what built the index, to check and to load models by while `load()` reads
+   * the faces and vectors (a second or more at IMDB's size).
+   */
+  static async prepare(dir: string): Promise<Result<OpeningGallery>> {
     const metaPath = path.join(dir, META);
     if (!existsSync(metaPath)) {
       return fail('no_index', `No index at ${dir}. Build one first: lookalike index build <folder>`);
@@ -116,15 +141,12 @@ export class Gallery {
     } catch (err) {
       throw new IndexCorruptError(`${metaPath} is not valid JSON`, { cause: err });
     }
-    if (meta.version !== FORMAT_VERSION) {
-      throw new IndexCorruptError(`${metaPath} has format version ${meta.version}; this program reads ${FORMAT_VERSION}. Rebuild the index.`);
+    if (!READ_VERSIONS.includes(meta.version)) {
+      throw new IndexCorruptError(`${metaPath} has format version ${meta.version}; this program reads ${READ_VERSIONS.join(' and ')}. Rebuild the index.`);
     }
-    if (meta.faces.length === 0) {
+    const faceCount = meta.version === 1 ? (meta.faces?.length ?? 0) : (meta.faceCount ?? 0);
+    if (faceCount === 0) {
       return fail('empty_index', `The index at ${dir} holds no faces. Rebuild it from a folder with photos of people.`);
-    }
-    const vectors = await VectorIndex.load(path.join(dir, VECTORS), meta.dims);
-    if (vectors.count !== meta.faces.length) {
-      throw new IndexCorruptError(`${dir}: ${vectors.count} vectors but ${meta.faces.length} faces in ${META}. Rebuild the index.`);
     }
     // Indexes from before the CNN detector carry no detector: they were built with the Haar cascade.
     const info: GalleryInfo = {
@@ -133,8 +155,33 @@ export class Gallery {
       dims: meta.dims,
       detector: meta.detector ?? 'haar',
       alignment: meta.alignment ?? 'box',
+      precision: meta.precision ?? 'fp32',
     };
-    return ok(new Gallery(dir, info, vectors, meta.identities, meta.faces, meta.createdAt));
+    return ok({ info, load: () => Gallery.load(dir, meta, faceCount, info) });
+  }
+
+  private static async load(dir: string, meta: MetaFile, faceCount: number, info: GalleryInfo): Promise<Gallery> {
+    // The vectors and the face table are read at the same time (the vectors on libuv's threads).
+    const vectorsLoading = VectorIndex.load(path.join(dir, VECTORS), meta.dims);
+    vectorsLoading.catch(() => undefined);
+    let rows: FaceRows<FaceSource>;
+    if (meta.version === 1) {
+      rows = FaceRows.fromArray(meta.faces!);
+    } else {
+      const facesPath = path.join(dir, FACES);
+      let bytes: Buffer;
+      try {
+        bytes = await readFile(facesPath);
+      } catch (err) {
+        throw new IndexCorruptError(`${facesPath} cannot be read. Rebuild the index.`, { cause: err });
+      }
+      rows = FaceRows.decode(bytes, meta.faceSources ?? [], facesPath);
+    }
+    const vectors = await vectorsLoading;
+    if (vectors.count !== rows.length || rows.length !== faceCount) {
+      throw new IndexCorruptError(`${dir}: ${vectors.count} vectors but ${rows.length} faces. Rebuild the index.`);
+    }
+    return new Gallery(dir, info, vectors, meta.identities, rows, meta.createdAt);
   }
 
   get size(): number {
@@ -165,13 +212,13 @@ export class Gallery {
     const gender = face.gender ? GENDER_CODE[face.gender] : null;
     const row: FaceRow = [identity, face.image, x, y, width, height, face.source, offset, length, gender, face.photoYear ?? null, face.age ?? null];
     const id = this.rows.push(row) - 1;
-    this.countGender(row);
+    this.countGender(row[9] ?? null);
     this.vectors.add(descriptor, id);
     return id;
   }
 
   face(id: number): GalleryFace {
-    const row = this.rows[id];
+    const row = this.rows.at(id);
     if (!row) throw new RangeError(`no face ${id}`);
     const face: GalleryFace = { name: this.identities[row[0]]!, image: row[1], box: { x: row[2], y: row[3], width: row[4], height: row[5] }, source: row[6] };
     if (row[9] === 0 || row[9] === 1) face.gender = GENDERS[row[9]];
@@ -187,7 +234,7 @@ export class Gallery {
 
   /** The descriptor stored for a face (unit length). */
   descriptor(id: number): Float32Array {
-    if (!this.rows[id]) throw new RangeError(`no face ${id}`);
+    if (!this.rows.at(id)) throw new RangeError(`no face ${id}`);
     return this.vectors.vector(id);
   }
 
@@ -196,7 +243,7 @@ export class Gallery {
     const identity = this.identityIds.get(name);
     if (identity === undefined) return [];
     const ids: number[] = [];
-    this.rows.forEach((row, id) => row[0] === identity && ids.push(id));
+    for (let id = 0; id < this.rows.length; id++) if (this.rows.identity(id) === identity) ids.push(id);
     return ids;
   }
 
@@ -214,7 +261,7 @@ export class Gallery {
     // Ask for more neighbours than identities wanted: several of the nearest faces may be one person.
     const k = Math.min(this.size, Math.max(50, top * 20));
     const code = opts.gender ? GENDER_CODE[opts.gender] : undefined;
-    const allow = code === undefined ? undefined : (label: number) => this.rows[label]?.[9] === code;
+    const allow = code === undefined ? undefined : (label: number) => this.rows.gender(label) === code;
     const hits = this.vectors
       .search(descriptor, k, allow)
       .map(({ label, cosine }) => ({ ...this.face(label), faceId: label, cosine, similarity: toPercent(cosine, opts.floor) }))
@@ -224,12 +271,13 @@ export class Gallery {
 
   /** The face's thumbnail JPEG, or null when the gallery has none for it. */
   thumbnail(id: number): Buffer | null {
-    const row = this.rows[id];
-    if (!row || row[8] === 0) return null;
-    const buf = Buffer.alloc(row[8]);
+    const at = this.rows.thumbnail(id);
+    if (!at || at[1] === 0) return null;
+    const [offset, length] = at;
+    const buf = Buffer.alloc(length);
     const fd = openSync(path.join(this.dir, THUMBS), 'r');
     try {
-      readSync(fd, buf, 0, row[8], row[7]);
+      readSync(fd, buf, 0, length, offset);
     } finally {
       closeSync(fd);
     }
@@ -242,18 +290,24 @@ export class Gallery {
       closeSync(this.thumbsFd);
       this.thumbsFd = null;
     }
+    const faces = this.rows.encode();
     const meta: MetaFile = {
       version: FORMAT_VERSION,
       ...this.info,
       createdAt: this.createdAt,
       identities: this.identities,
-      faces: this.rows,
+      faceCount: this.rows.length,
+      faceSources: faces.sources as FaceSource[],
     };
     const tmpVectors = path.join(this.dir, `${VECTORS}.tmp`);
+    const tmpFaces = path.join(this.dir, `${FACES}.tmp`);
     const tmpMeta = path.join(this.dir, `${META}.tmp`);
     await this.vectors.save(tmpVectors);
+    writeFileSync(tmpFaces, faces.bytes);
     writeFileSync(tmpMeta, JSON.stringify(meta));
     renameSync(tmpVectors, path.join(this.dir, VECTORS));
+    renameSync(tmpFaces, path.join(this.dir, FACES));
+    // gallery.json last: it names how many faces the other files hold.
     renameSync(tmpMeta, path.join(this.dir, META));
   }
 }

@@ -5,6 +5,8 @@ import type { Device } from '../config.ts';
 import { DEFAULT_DETECTOR, type DetectorName } from '../core/detect/detector.ts';
 import { indexDir } from '../core/engine.ts';
 import { Gallery } from '../core/gallery.ts';
+import type { Precision } from '../core/models/embedder.ts';
+import { THUMBNAIL_SIZE } from '../core/tiles.ts';
 import { fail, ok, type Result } from '../core/result.ts';
 import { logger } from '../log.ts';
 import { listGalleryImages } from './galleryFolder.ts';
@@ -16,7 +18,7 @@ import type { QueueSettings } from '../queue/settings.ts';
 
 const log = logger('build-index');
 
-export const THUMBNAIL_SIZE = 192;
+export { THUMBNAIL_SIZE };
 
 export interface BuildIndexOptions {
   folder: string;
@@ -27,6 +29,8 @@ export interface BuildIndexOptions {
   detector?: DetectorName;
   /** The model's descriptor variant, e.g. VGG-Face's '4096' (fc7) or '2622' (fc8); the model's default when absent. */
   descriptor?: string;
+  /** fp32 (default) or int8 (VGG-Face); the index records it. */
+  precision?: Precision;
   device?: Device;
   /** Leave some images out (tests hold photos back to query with). */
   exclude?: (imagePath: string) => boolean;
@@ -73,13 +77,14 @@ export async function buildIndex(opts: BuildIndexOptions): Promise<Result<BuildS
       model,
       detector,
       descriptor: opts.descriptor,
+      precision: opts.precision,
       modelsDir: opts.modelsDir,
       device: opts.device ?? 'auto',
       workers: Math.min(opts.workers ?? availableParallelism(), images.length),
       prepare,
     },
     // The same folder and options give the same build id: a coordinator run again takes over its jobs.
-    opts.redis ? { queue: opts.redis, buildId: buildIdOf({ folder: path.resolve(opts.folder), images: images.map((i) => i.path), model, detector, descriptor: opts.descriptor ?? null, prepare }) } : undefined,
+    opts.redis ? { queue: opts.redis, buildId: buildIdOf({ folder: path.resolve(opts.folder), images: images.map((i) => i.path), model, detector, descriptor: opts.descriptor ?? null, precision: opts.precision ?? 'fp32', prepare }) } : undefined,
   );
   if (!pool.ok) return pool;
   const info = pool.value.info;

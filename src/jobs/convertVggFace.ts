@@ -1,6 +1,13 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { rm } from 'node:fs/promises';
+import { ConfigError } from '../core/errors.ts';
+import type { Precision } from '../core/models/embedder.ts';
+import { toNchwBatch } from '../core/models/faceRecognitionNet.ts';
 import { recordModel, sha256File, type ModelEntry } from '../core/models/manifest.ts';
+import { MANIFEST_IDS as VGG_MANIFEST_IDS } from '../core/models/vggFace.ts';
+import { createSession, runFloat32 } from '../core/runtime/ort.ts';
+import type { RgbImage } from '../core/types.ts';
 import { logger } from '../log.ts';
 import { KerasWeightsError, openKerasWeights, type KerasLayer, type KerasWeight, type KerasWeightsFile } from './kerasWeights.ts';
 import { writeModelFile } from './onnx/modelFile.ts';
@@ -16,6 +23,7 @@ import {
   type VggLayer,
   type VggWidths,
 } from './vggFaceGraph.ts';
+import { buildVggFaceInt8Graph, buildVggFaceProbeGraph, RangeObserver, type ActivationRanges } from './vggFaceInt8.ts';
 
 // `lookalike model convert-vggface <file.h5>`: the user's vgg_face_weights.h5 (deepface's Keras
 // weights, downloaded by the user; nothing is fetched here) into models/vgg-face.onnx, with an entry
@@ -30,6 +38,7 @@ const log = logger('convert');
 
 export const MODEL_ID = 'vggface';
 export const MODEL_FILE = 'vgg-face.onnx';
+export const INT8_MODEL_FILE = 'vgg-face-int8.onnx';
 
 export interface ConvertVggFaceOptions {
   /** The Keras weights file (vgg_face_weights.h5). */
@@ -42,6 +51,10 @@ export interface ConvertVggFaceOptions {
   head?: VggHead;
   /** Output file name inside modelsDir. */
   modelFile?: string;
+  /** fp32 (default), or int8: statically quantised, calibrated on `calibration`. */
+  precision?: Precision;
+  /** Aligned 224 px face crops (vggFaceCalibration.ts) whose activations set the int8 ranges. */
+  calibration?: readonly RgbImage[];
 }
 
 export interface ConvertVggFaceResult {
@@ -171,6 +184,7 @@ export async function saveVggFaceModel(
 }
 
 export async function convertVggFace(opts: ConvertVggFaceOptions): Promise<ConvertVggFaceResult> {
+  if ((opts.precision ?? 'fp32') === 'int8') return convertVggFaceInt8(opts);
   const widths = opts.widths ?? VGG_FACE_WIDTHS;
   const head = opts.head ?? 'gemm';
   const started = Date.now();
@@ -201,4 +215,102 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   if (!file) throw new Error('usage: convertVggFace.ts <vgg_face_weights.h5>');
   const result = await convertVggFace({ file, modelsDir: loadConfig().modelsDir });
   process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+/** Activation ranges of the fp32 network over the calibration crops (two passes: extremes, then histograms). */
+export async function calibrateVggFace(
+  widths: VggWidths,
+  weightsOf: (layer: VggLayer, index: number) => LayerWeights,
+  crops: readonly RgbImage[],
+  workDir: string,
+): Promise<ActivationRanges> {
+  const probeFile = path.join(workDir, `.vgg-face-probe-${process.pid}.onnx`);
+  await writeModelFile(probeFile, buildVggFaceProbeGraph(widths, weightsOf));
+  try {
+    const { session } = await createSession(probeFile, { device: 'cpu' });
+    try {
+      const observer = new RangeObserver();
+      for (const pass of ['extremes', 'histogram'] as const) {
+        for (let i = 0; i < crops.length; i += CALIBRATION_BATCH) {
+          const batch = crops.slice(i, i + CALIBRATION_BATCH);
+          const out = await runFloat32(session, { name: 'input', data: toNchwBatch(batch, INPUT_SIZE), dims: [batch.length, 3, INPUT_SIZE, INPUT_SIZE] });
+          for (const [name, tensor] of Object.entries(out)) {
+            if (pass === 'extremes') observer.observeExtremes(name, tensor.data);
+            else observer.observeHistogram(name, tensor.data);
+          }
+        }
+      }
+      return observer.ranges();
+    } finally {
+      await session.release();
+    }
+  } finally {
+    await rm(probeFile, { force: true });
+  }
+}
+
+/** Crops per calibration run: the probe outputs every activation map, ~54 MB per crop. */
+const CALIBRATION_BATCH = 4;
+
+/** Writes a built int8 graph and records it in the manifest as 'vggface-int8'. */
+export async function saveVggFaceInt8Model(
+  built: { model: ModelProto; nodes: number; parameters: number },
+  opts: SaveVggFaceOptions & { calibrationCrops: number },
+): Promise<ConvertVggFaceResult> {
+  const modelFile = opts.modelFile ?? INT8_MODEL_FILE;
+  const file = path.join(opts.modelsDir, modelFile);
+  const { sha256, bytes } = await writeModelFile(file, built.model);
+  const descriptors = {
+    '4096': { output: 'fc7', dims: opts.widths.fc7 },
+    '2622': { output: 'fc8', dims: opts.widths.fc8 },
+  };
+  const entry: ModelEntry = {
+    file: modelFile,
+    sha256,
+    bytes,
+    inputSize: INPUT_SIZE,
+    dims: opts.widths.fc7,
+    source: opts.source,
+    ...(opts.sourceSha256 ? { source_sha256: opts.sourceSha256 } : {}),
+    converted_at: new Date().toISOString(),
+    input: { name: 'input', layout: 'NCHW', channels: 'RGB', range: '0..255', mean_bgr: [...MEAN_BGR] },
+    descriptors,
+    defaultDescriptor: '4096',
+    widths: opts.widths,
+    precision: 'int8',
+    quantization: { weights: 'int8, symmetric, per output channel', activations: 'uint8, per tensor, 99.99th percentile of calibration', calibrationCrops: opts.calibrationCrops },
+  };
+  await recordModel(opts.modelsDir, VGG_MANIFEST_IDS.int8, entry);
+  return { file, sha256, bytes, inputSize: INPUT_SIZE, descriptors, nodes: built.nodes, parameters: built.parameters };
+}
+
+async function convertVggFaceInt8(opts: ConvertVggFaceOptions): Promise<ConvertVggFaceResult> {
+  const widths = opts.widths ?? VGG_FACE_WIDTHS;
+  const crops = opts.calibration ?? [];
+  if (crops.length === 0) throw new ConfigError('an int8 conversion needs calibration crops (--calibration <folder of face photos>)');
+  const started = Date.now();
+  // The weights are read twice, layer by layer, rather than held: once for calibration, once to quantise.
+  const withWeights = async <T>(use: (weightsOf: (layer: VggLayer, index: number) => LayerWeights) => Promise<T> | T): Promise<T> => {
+    const keras = await openKerasWeights(opts.file);
+    try {
+      const matched = matchVggLayers(keras, widths);
+      return await use((_, i) => readKernelOihw(keras, matched[i]!));
+    } finally {
+      keras.close();
+    }
+  };
+  const ranges = await withWeights((weightsOf) => calibrateVggFace(widths, weightsOf, crops, opts.modelsDir));
+  log.info({ crops: crops.length, ms: Date.now() - started }, 'VGG-Face calibrated');
+  const built = await withWeights((weightsOf) => buildVggFaceInt8Graph(widths, weightsOf, ranges, { docSource: path.basename(opts.file) }));
+  const result = await saveVggFaceInt8Model(built, {
+    modelsDir: opts.modelsDir,
+    widths,
+    head: 'gemm',
+    source: `VGG-Face (Parkhi et al. 2015), Keras weights ${path.basename(opts.file)}, int8`,
+    sourceSha256: await sha256File(opts.file),
+    modelFile: opts.modelFile,
+    calibrationCrops: crops.length,
+  });
+  log.info({ file: result.file, bytes: result.bytes, ms: Date.now() - started }, 'VGG-Face converted to int8 ONNX');
+  return result;
 }

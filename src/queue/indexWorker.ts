@@ -42,6 +42,7 @@ export function startIndexWorker(settings: QueueSettings, opts: IndexWorkerOptio
       model: data.pool.model,
       detector: data.pool.detector,
       ...(data.pool.descriptor ? { descriptor: data.pool.descriptor } : {}),
+      ...(data.pool.precision ? { precision: data.pool.precision } : {}),
       modelsDir: opts.modelsDir,
       device: opts.device,
       workers: opts.threads,

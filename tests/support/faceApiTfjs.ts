@@ -19,9 +19,11 @@ export interface FaceApiReference {
 }
 
 let loading: Promise<FaceApiReference> | undefined;
+let starting: Promise<{ faceapi: FaceApi; tf: FaceApi['tf'] & { setBackend(name: string): Promise<boolean>; ready(): Promise<void>; getBackend(): string }; modelDir: string }> | undefined;
 
-export function loadFaceApiReference(): Promise<FaceApiReference> {
-  loading ??= (async () => {
+/** face-api on tfjs's wasm backend, once per process. */
+function startFaceApi() {
+  starting ??= (async () => {
     const faceapi = require('@vladmandic/face-api/dist/face-api.node-wasm.js') as FaceApi;
     const wasm = require('@tensorflow/tfjs-backend-wasm') as { setWasmPaths(prefix: string): void };
     const wasmDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
@@ -31,7 +33,44 @@ export function loadFaceApiReference(): Promise<FaceApiReference> {
     if (!(await tf.setBackend('wasm'))) throw new Error('tfjs wasm backend failed to initialise');
     await tf.ready();
     const modelDir = path.join(path.dirname(require.resolve('@vladmandic/face-api/package.json')), 'model');
-    await faceapi.nets.faceRecognitionNet.loadFromDisk(modelDir);
+    return { faceapi, tf, modelDir };
+  })();
+  return starting;
+}
+
+export interface FaceApiPipeline {
+  /** face-api's own pipeline on one decoded photo: SSD MobileNet v1 faces, 68 landmarks, a descriptor per face. */
+  describe(image: RgbImage): Promise<{ box: { x: number; y: number; width: number; height: number }; descriptor: Float32Array }[]>;
+  backend: string;
+}
+
+/** face-api.js's whole pipeline, as its README runs it in Node (detectAllFaces().withFaceLandmarks().withFaceDescriptors()). */
+export async function loadFaceApiPipeline(): Promise<FaceApiPipeline> {
+  const { faceapi, tf, modelDir } = await startFaceApi();
+  await Promise.all([
+    faceapi.nets.ssdMobilenetv1.loadFromDisk(modelDir),
+    faceapi.nets.faceLandmark68Net.loadFromDisk(modelDir),
+    faceapi.nets.faceRecognitionNet.isLoaded ? Promise.resolve() : faceapi.nets.faceRecognitionNet.loadFromDisk(modelDir),
+  ]);
+  const options = new faceapi.SsdMobilenetv1Options({ minConfidence: 0.5 });
+  return {
+    backend: tf.getBackend(),
+    async describe(image) {
+      const input = tf.tensor3d(image.data, [image.height, image.width, 3], 'int32');
+      try {
+        const found = await faceapi.detectAllFaces(input as never, options).withFaceLandmarks().withFaceDescriptors();
+        return found.map((f) => ({ box: f.detection.box, descriptor: f.descriptor }));
+      } finally {
+        input.dispose();
+      }
+    },
+  };
+}
+
+export function loadFaceApiReference(): Promise<FaceApiReference> {
+  loading ??= (async () => {
+    const { faceapi, tf, modelDir } = await startFaceApi();
+    if (!faceapi.nets.faceRecognitionNet.isLoaded) await faceapi.nets.faceRecognitionNet.loadFromDisk(modelDir);
 
     const toTensor = (crop: RgbImage) => tf.tensor3d(new Int32Array(crop.data), [crop.height, crop.width, 3], 'int32');
     return {

@@ -6,7 +6,7 @@ import { ConfigError } from '../../core/errors.ts';
 import { openStore } from '../../db/store.ts';
 import type { Store } from '../../db/types.ts';
 import { logger } from '../../log.ts';
-import { discordSettingsFromEnv, runDiscordBot, serveDiscord, type RunningDiscordBot } from '../../bots/discord/run.ts';
+import type { RunningDiscordBot } from '../../bots/discord/run.ts';
 import { DEFAULT_LIMITS, limitsFromEnv, RequestLimits } from '../../bots/shared/limits.ts';
 import { observeEngine } from '../../bots/shared/observe.ts';
 import { QueueRouter, WORKERS_ENGINE } from '../../bots/shared/queueRouter.ts';
@@ -14,13 +14,18 @@ import { LocalRouter, type RequestRouter } from '../../bots/shared/router.ts';
 import { exitSoon } from '../../bots/shared/service.ts';
 import { metricsPortFromEnv, startMetricsServer, type MetricsServer } from '../../metrics.ts';
 import { queueSettingsFromEnv, type QueueSettings } from '../../queue/settings.ts';
-import { runTelegramBot, serveTelegram, telegramSettingsFromEnv, type RunningTelegramBot } from '../../bots/telegram/run.ts';
+import type { RunningTelegramBot } from '../../bots/telegram/run.ts';
 import { dataDirOf } from '../options.ts';
 
 // `lookalike bot telegram`, `lookalike bot discord`, and `lookalike bot`: every bot whose token is set,
 // in this one process, sharing one engine, one store and one set of request limits.
 
 const log = logger('bots');
+
+// Each platform's client is imported when its bot runs: discord.js alone took 0.9 s to import on the
+// bench machine, a third of the start-up budget of a Telegram-only bot (bench/startup.ts).
+const telegram = () => import('../../bots/telegram/run.ts');
+const discord = () => import('../../bots/discord/run.ts');
 
 interface ServiceBase {
   dataDir: string;
@@ -45,10 +50,14 @@ export function registerBotCommand(program: Command, config: Config): void {
         ...withDefined('metricsPort', metricsPortFromEnv()),
       };
       switch (platform?.toLowerCase()) {
-        case 'telegram':
-          return serveTelegram({ ...base, settings: telegramSettingsFromEnv() });
-        case 'discord':
-          return serveDiscord({ ...base, settings: discordSettingsFromEnv() });
+        case 'telegram': {
+          const t = await telegram();
+          return t.serveTelegram({ ...base, settings: t.telegramSettingsFromEnv() });
+        }
+        case 'discord': {
+          const d = await discord();
+          return d.serveDiscord({ ...base, settings: d.discordSettingsFromEnv() });
+        }
         case undefined:
           return serveAllBots(base);
         default:
@@ -63,8 +72,10 @@ async function serveAllBots(base: ServiceBase, env: NodeJS.ProcessEnv = process.
     throw new ConfigError('no bot token is set: set TELEGRAM_BOT_TOKEN (Telegram) and/or DISCORD_BOT_TOKEN (Discord)');
   }
   // Settings first: a bad variable stops the start before the engine is loaded.
-  const telegramSettings = wanted.telegram ? telegramSettingsFromEnv(env) : undefined;
-  const discordSettings = wanted.discord ? discordSettingsFromEnv(env) : undefined;
+  const t = wanted.telegram ? await telegram() : undefined;
+  const d = wanted.discord ? await discord() : undefined;
+  const telegramSettings = t?.telegramSettingsFromEnv(env);
+  const discordSettings = d?.discordSettingsFromEnv(env);
 
   // A front end of the queue (LOOKALIKE_REDIS_URL) loads no engine: the workers match.
   const engine = base.queue ? WORKERS_ENGINE : observeEngine(await openEngine({ dataDir: base.dataDir, modelsDir: base.modelsDir, device: base.device }));
@@ -91,10 +102,10 @@ async function serveAllBots(base: ServiceBase, env: NodeJS.ProcessEnv = process.
     const limits = new RequestLimits(limitOptions);
     router = base.queue ? new QueueRouter(base.queue, { ...DEFAULT_LIMITS, ...limitOptions }, log) : new LocalRouter(limits, log);
     if (base.metricsPort !== undefined) metricsServer = await startMetricsServer(base.metricsPort, log);
-    if (telegramSettings) bots.push(await runTelegramBot(telegramSettings, { engine, store, limits, router }));
+    if (t && telegramSettings) bots.push(await t.runTelegramBot(telegramSettings, { engine, store, limits, router }));
     // With DISCORD_SHARDS, the shards run inside this process (one engine), not under a ShardingManager.
-    if (discordSettings) {
-      bots.push(await runDiscordBot(discordSettings, { engine, store, limits, router, ...(discordSettings.shards !== undefined ? { shardCount: discordSettings.shards } : {}) }));
+    if (d && discordSettings) {
+      bots.push(await d.runDiscordBot(discordSettings, { engine, store, limits, router, ...(discordSettings.shards !== undefined ? { shardCount: discordSettings.shards } : {}) }));
     }
     log.info({ bots: Object.entries(wanted).filter(([, on]) => on).map(([name]) => name) }, 'bots running');
     // Until a signal, or until one bot stops for good (that takes the others down too).

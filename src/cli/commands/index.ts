@@ -6,7 +6,8 @@ import { buildIndex } from '../../jobs/buildIndex.ts';
 import { addImdbWikiBuildOptions, isImdbWikiBuild, runImdbWikiBuild, type ImdbWikiCliOptions } from './indexImdbWiki.ts';
 import { registerIndexReportCommand } from './indexReport.ts';
 import { DEFAULT_DETECTOR, type DetectorName } from '../../core/detect/detector.ts';
-import { dataDirOf, detectorOption, modelOption } from '../options.ts';
+import type { Precision } from '../../core/models/embedder.ts';
+import { dataDirOf, detectorOption, modelOption, precisionOption } from '../options.ts';
 import { queueSettingsFromEnv } from '../../queue/settings.ts';
 import { say } from '../run.ts';
 
@@ -18,9 +19,10 @@ export function registerIndexCommands(program: Command, config: Config): void {
     .description('index every face under <folder>/<Person_Name>/*.jpg (underscores become spaces), or an IMDB-WIKI crop folder (--imdb, --wiki)')
     .addOption(modelOption().default('default'))
     .addOption(detectorOption().default(DEFAULT_DETECTOR))
-    .addOption(new Option('--descriptor <layer>', "VGG-Face's descriptor: 4096 (fc7, default) or 2622 (fc8, as the original project)").choices(['4096', '2622']));
+    .addOption(new Option('--descriptor <layer>', "VGG-Face's descriptor: 4096 (fc7, default) or 2622 (fc8, as the original project)").choices(['4096', '2622']))
+    .addOption(precisionOption().default('fp32'));
   addImdbWikiBuildOptions(build).action(
-    async (folder: string | undefined, opts: { model: string; detector: DetectorName; descriptor?: string } & Partial<ImdbWikiCliOptions>, command: Command) => {
+    async (folder: string | undefined, opts: { model: string; detector: DetectorName; descriptor?: string; precision: Precision } & Partial<ImdbWikiCliOptions>, command: Command) => {
       const dataDir = path.resolve(dataDirOf(command));
       if (isImdbWikiBuild(opts)) {
         if (folder) {
@@ -48,6 +50,7 @@ export function registerIndexCommands(program: Command, config: Config): void {
         model: opts.model,
         detector: opts.detector,
         descriptor: opts.descriptor,
+        precision: opts.precision,
         device: config.device,
         workers: opts.workers,
         ...(opts.redis ? { redis: queueSettingsFromEnv(process.env, opts.redis)! } : {}),
@@ -65,7 +68,7 @@ export function registerIndexCommands(program: Command, config: Config): void {
         return;
       }
       const s = built.value;
-      say(`Indexed ${s.faces} faces of ${s.identities} people from ${s.images} images in ${s.seconds.toFixed(1)} s (model ${s.modelId}, descriptor ${s.descriptor}, detector ${s.detector}).`);
+      say(`Indexed ${s.faces} faces of ${s.identities} people from ${s.images} images in ${s.seconds.toFixed(1)} s (model ${s.modelId}${opts.precision === 'int8' ? ' int8' : ''}, descriptor ${s.descriptor}, detector ${s.detector}).`);
       const reasons = Object.entries(s.skipped);
       if (reasons.length > 0) {
         say(`Skipped ${s.skippedFiles.length} images: ${reasons.map(([why, n]) => `${n} ${why.replace(/_/g, ' ')}`).join(', ')}.`);

@@ -8,6 +8,7 @@ import { buildImdbWikiIndex, type ImdbWikiBuildSummary } from '../../jobs/imdbWi
 import { MatFormatError } from '../../jobs/imdbWiki/matFile.ts';
 import { queueSettingsFromEnv } from '../../queue/settings.ts';
 import { say } from '../run.ts';
+import type { Precision } from '../../core/models/embedder.ts';
 
 // `lookalike index build --imdb <dir>` / `--wiki <dir>`: the celebrity index from an unpacked
 // IMDB-WIKI crop folder. Each cleaning rule is a flag; a stopped build resumes by running the same
@@ -31,6 +32,7 @@ export interface ImdbWikiCliOptions {
   model: string;
   detector: DetectorName;
   descriptor?: string;
+  precision?: Precision;
 }
 
 /** Adds the IMDB-WIKI options to `index build`. */
@@ -89,6 +91,7 @@ export async function runImdbWikiBuild(opts: ImdbWikiCliOptions, dataDir: string
       model: opts.model,
       detector: opts.detector,
       descriptor: opts.descriptor,
+      precision: opts.precision,
       device: config.device,
       clean: {
         requireFace: opts.requireFace,

@@ -10,7 +10,8 @@ import type { FaceChoice, LookalikeEngine, MatchReport } from '../../core/engine
 import type { Gender } from '../../core/gallery.ts';
 import { parseFaceChoice } from '../../bots/shared/faceChoice.ts';
 import { fail, ok, type Failure, type Result } from '../../core/result.ts';
-import { dataDirOf, detectorOption, modelOption } from '../options.ts';
+import type { Precision } from '../../core/models/embedder.ts';
+import { dataDirOf, detectorOption, modelOption, precisionOption } from '../options.ts';
 import { say } from '../run.ts';
 import { celebrityLookalikes, type CelebrityMode } from './celebrity.ts';
 
@@ -21,6 +22,7 @@ interface MatchCliOptions {
   json?: boolean;
   model?: string;
   detector?: string;
+  precision?: Precision;
   celebrity?: string;
   by: CelebrityMode;
   gender?: Gender;
@@ -39,6 +41,7 @@ export function registerMatchCommand(program: Command, config: Config): void {
     .addOption(detectorOption())
     .addOption(new Option('--gender <gender>', 'compare only with women or men of the index (its metadata: IMDB-WIKI, or people.csv)').choices(['female', 'male']))
     .addOption(new Option('--face <n|centre>', 'in a group photo, match only this face: its number counted from the left, or centre').argParser(faceChoice))
+    .addOption(precisionOption())
     .option('--celebrity <name>', 'instead of photos: the other people of the index who look most like this one')
     .addOption(new Option('--by <how>', "with --celebrity: compare the person's average face (mean) or their closest pair of faces (best)").choices(['mean', 'best']).default('mean'))
     .action(async (args: string[], opts: MatchCliOptions, command: Command) => {
@@ -104,7 +107,7 @@ async function readStdin(): Promise<string> {
 }
 
 async function matchPhotos(photos: string[], opts: MatchCliOptions, dataDir: string, config: Config): Promise<void> {
-  const engine = await tryOpenEngine({ dataDir, modelsDir: config.modelsDir, device: config.device, model: opts.model, detector: opts.detector });
+  const engine = await tryOpenEngine({ dataDir, modelsDir: config.modelsDir, device: config.device, model: opts.model, detector: opts.detector, precision: opts.precision });
   if (!engine.ok) {
     report(photos, opts, () => engine);
     process.exitCode = 2;

@@ -1,10 +1,13 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { Config } from '../../config.ts';
-import { convertBlazeFace } from '../../jobs/convertBlazeFace.ts';
-import { convertFaceRecognitionNet } from '../../jobs/convertFaceRecognitionNet.ts';
-import { convertVggFace } from '../../jobs/convertVggFace.ts';
-import { KerasWeightsError } from '../../jobs/kerasWeights.ts';
+import type { Precision } from '../../core/models/embedder.ts';
+import { calibrationCrops, DEFAULT_CALIBRATION_CROPS } from '../../jobs/vggFaceCalibration.ts';
+import { positiveInt, precisionOption } from '../options.ts';
 import { say } from '../run.ts';
+
+
+// The converters (tfjs, the HDF5 reader, the ONNX writer) are imported when a conversion runs, not at
+// every start of the program (the bots' included).
 
 export function registerModelCommands(program: Command, config: Config): void {
   const model = program.command('model').description('convert face models into ONNX files under models/');
@@ -13,6 +16,8 @@ export function registerModelCommands(program: Command, config: Config): void {
     .command('convert-default')
     .description("install the default models: face-api.js's FaceRecognitionNet (npm package @vladmandic/face-api) converted to ONNX, and the BlazeFace face detector")
     .action(async () => {
+      const { convertFaceRecognitionNet } = await import('../../jobs/convertFaceRecognitionNet.ts');
+      const { convertBlazeFace } = await import('../../jobs/convertBlazeFace.ts');
       const converted = await convertFaceRecognitionNet({ modelsDir: config.modelsDir });
       say(`Wrote ${converted.file}`);
       const detector = await convertBlazeFace({ modelsDir: config.modelsDir });
@@ -22,10 +27,30 @@ export function registerModelCommands(program: Command, config: Config): void {
   model
     .command('convert-vggface <file.h5>')
     .description("convert VGG-Face's Keras weights (vgg_face_weights.h5, downloaded by you) to ONNX for --model vggface")
-    .action(async (file: string) => {
+    .addOption(precisionOption().default('fp32'))
+    .option('--calibration <folder>', 'with --precision int8: photos of faces (any layout) whose activations set the int8 ranges; a few dozen people')
+    .addOption(new Option('--calibration-crops <n>', 'with --precision int8: faces to calibrate on').default(DEFAULT_CALIBRATION_CROPS).argParser(positiveInt))
+    .action(async (file: string, opts: { precision: Precision; calibration?: string; calibrationCrops: number }) => {
+      let calibration;
+      if (opts.precision === 'int8') {
+        if (!opts.calibration) {
+          say('lookalike: --precision int8 needs --calibration <folder of face photos> (their faces set the int8 ranges)');
+          process.exitCode = 2;
+          return;
+        }
+        const crops = await calibrationCrops(opts.calibration, { modelsDir: config.modelsDir, device: config.device, count: opts.calibrationCrops });
+        if (!crops.ok) {
+          say(`lookalike: ${crops.error.message}`);
+          process.exitCode = 1;
+          return;
+        }
+        calibration = crops.value;
+      }
+      const { convertVggFace } = await import('../../jobs/convertVggFace.ts');
+      const { KerasWeightsError } = await import('../../jobs/kerasWeights.ts');
       try {
-        const converted = await convertVggFace({ file, modelsDir: config.modelsDir });
-        say(`Wrote ${converted.file} (${(converted.bytes / 2 ** 20).toFixed(0)} MB, ${converted.parameters.toLocaleString('en')} weights).`);
+        const converted = await convertVggFace({ file, modelsDir: config.modelsDir, precision: opts.precision, calibration });
+        say(`Wrote ${converted.file} (${(converted.bytes / 2 ** 20).toFixed(0)} MB, ${converted.parameters.toLocaleString('en')} weights${calibration ? `, int8, calibrated on ${calibration.length} faces` : ''}).`);
       } catch (err) {
         // A file that is not VGG-Face is the user's to fix: one clear line, no stack trace.
         if (!(err instanceof KerasWeightsError)) throw err;

@@ -119,17 +119,30 @@ export function pyramid(image: { width: number; height: number }, o: BlazeFaceOp
   return levels;
 }
 
-/** The level's pixels, scaled and bordered, as the network's NHWC floats in [-1, 1]. */
-async function levelInput(image: RgbImage, level: Level): Promise<Float32Array> {
-  const right = level.canvasWidth - level.width - BORDER;
-  const bottom = level.canvasHeight - level.height - BORDER;
+/** Byte to network input: [0, 255] to [-1, 1]. */
+const TO_INPUT = Float32Array.from({ length: 256 }, (_, v) => v / 127.5 - 1);
+/** The grey border's input value. */
+const GREY = TO_INPUT[128]!;
+
+/**
+ * The level's pixels, scaled and bordered, as the network's NHWC floats in [-1, 1]. libvips only
+ * resizes; the border is written here while converting, which saves sharp a pass over the canvas.
+ * `scratch` is reused between levels and calls when it is large enough.
+ */
+async function levelInput(image: RgbImage, level: Level, scratch: { buffer: Float32Array }): Promise<Float32Array> {
   const { data } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
     .resize(level.width, level.height, { fit: 'fill' })
-    .extend({ top: BORDER, left: BORDER, right, bottom, background: { r: 128, g: 128, b: 128 } })
     .raw()
     .toBuffer({ resolveWithObject: true });
-  const out = new Float32Array(data.length);
-  for (let i = 0; i < data.length; i++) out[i] = data[i]! / 127.5 - 1;
+  const length = level.canvasWidth * level.canvasHeight * 3;
+  if (scratch.buffer.length < length) scratch.buffer = new Float32Array(length);
+  const out = scratch.buffer.subarray(0, length);
+  out.fill(GREY);
+  const rowBytes = level.width * 3;
+  for (let y = 0; y < level.height; y++) {
+    let o = ((y + BORDER) * level.canvasWidth + BORDER) * 3;
+    for (let i = y * rowBytes, end = i + rowBytes; i < end; i++, o++) out[o] = TO_INPUT[data[i]!]!;
+  }
   return out;
 }
 
@@ -183,7 +196,7 @@ async function refineRolled(model: BlazeFaceModel, image: RgbImage, face: Candid
     const toUpright: Similarity = { a, b, tx: REFINE_SIZE / 2 - (a * cx - b * cy), ty: REFINE_SIZE / 2 - (b * cx + a * cy) };
     const copy = await warpToChip(image, toUpright, REFINE_SIZE);
     const input = new Float32Array(copy.data.length);
-    for (let i = 0; i < copy.data.length; i++) input[i] = copy.data[i]! / 127.5 - 1;
+    for (let i = 0; i < copy.data.length; i++) input[i] = TO_INPUT[copy.data[i]!]!;
     const raw = await model.predict(input, REFINE_SIZE, REFINE_SIZE, 0.3);
     const centred = raw
       .filter((d) => Math.hypot(d.cx - REFINE_SIZE / 2, d.cy - REFINE_SIZE / 2) < 0.25 * REFINE_SIZE)
@@ -207,10 +220,11 @@ function finish(found: Candidate[], image: RgbImage, o: BlazeFaceOptions): Detec
 async function scan(model: BlazeFaceModel, image: RgbImage, o: BlazeFaceOptions): Promise<Candidate[]> {
   const candidates: Candidate[] = [];
   let found: Candidate[] = [];
+  const scratch = { buffer: new Float32Array(0) };
   for (let scale: number | null = firstScale(image, o), first = true; scale !== null; first = false) {
     const level = levelAt(scale, image);
     const minScore = !first && level.scale > 1 ? Math.max(o.minScore, o.minScoreEnlarged) : o.minScore;
-    const raw = await model.predict(await levelInput(image, level), level.canvasWidth, level.canvasHeight, minScore);
+    const raw = await model.predict(await levelInput(image, level, scratch), level.canvasWidth, level.canvasHeight, minScore);
     const toImage = (p: Point): Point => ({ x: (p.x - BORDER) / level.scale, y: (p.y - BORDER) / level.scale });
     for (const d of raw) {
       // A face bigger than the band is the coarser level's to find; here it would be a poor guess.

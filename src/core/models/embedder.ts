@@ -12,6 +12,10 @@ export interface FaceFraming {
   shiftY: number;
 }
 
+/** Numbers the model computes in: float32, or 8-bit integers (quantised; VGG-Face only). */
+export const PRECISIONS = ['fp32', 'int8'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+
 /**
  * A face-descriptor model, as the rest of the pipeline sees it. Each model file (one per model)
  * exports `load()` returning this.
@@ -25,6 +29,8 @@ export interface FaceEmbedder {
   readonly descriptor: string;
   /** Length of the descriptor. */
   readonly dims: number;
+  /** The arithmetic its graph uses; indexes record it, since int8 descriptors differ a little from fp32 ones. Absent: fp32. */
+  readonly precision?: Precision;
   /** Where the face's keypoints go in the model's chip: faces with keypoints are aligned to it (align.ts). */
   readonly template: FaceTemplate;
   /** How to frame a face found without keypoints (the Haar cascade's) for this model (see FaceFraming). */

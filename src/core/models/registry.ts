@@ -1,6 +1,6 @@
 import type { Device } from '../../config.ts';
 import { fail, ok, type Result } from '../result.ts';
-import type { FaceEmbedder } from './embedder.ts';
+import type { FaceEmbedder, Precision } from './embedder.ts';
 
 // Models by the name users pass to --model. Each entry loads lazily so that a process only pays for
 // the runtime of the model it uses.
@@ -12,6 +12,8 @@ export interface ModelLoadOptions {
   descriptor?: string;
   /** ONNX Runtime threads per inference; default one per core (worker pools ask for 1 each). */
   intraOpThreads?: number;
+  /** fp32 (default) or a quantised variant the model offers. */
+  precision?: Precision;
 }
 
 type Loader = (opts: ModelLoadOptions) => Promise<FaceEmbedder>;
@@ -22,16 +24,20 @@ interface ModelSpec {
   similarityFloor: () => Promise<number>;
   /** The descriptor variants the model offers; the first is its default. */
   descriptors: readonly string[];
+  /** The precisions it has a graph for. */
+  precisions: readonly Precision[];
 }
 
 const models: Record<string, ModelSpec> = {
   default: {
     descriptors: ['128'],
+    precisions: ['fp32'],
     load: async (opts) => (await import('./faceRecognitionNet.ts')).load(opts),
     similarityFloor: async () => (await import('./faceRecognitionNet.ts')).SIMILARITY_FLOOR,
   },
   vggface: {
     descriptors: ['4096', '2622'],
+    precisions: ['fp32', 'int8'],
     load: async (opts) => (await import('./vggFace.ts')).load(opts),
     similarityFloor: async () => (await import('./vggFace.ts')).SIMILARITY_FLOOR,
   },
@@ -47,6 +53,10 @@ export async function loadModel(name: string, opts: ModelLoadOptions): Promise<R
   const { descriptor } = opts;
   if (descriptor !== undefined && spec.descriptors.length > 0 && !spec.descriptors.includes(descriptor)) {
     return fail('unknown_model', `Model "${name}" has no descriptor "${descriptor}"; it offers ${spec.descriptors.join(', ')}.`);
+  }
+  const precision = opts.precision ?? 'fp32';
+  if (!spec.precisions.includes(precision)) {
+    return fail('unknown_model', `Model "${name}" has no ${precision} variant; it runs in ${spec.precisions.join(' or ')}.`);
   }
   return ok(await spec.load(opts));
 }

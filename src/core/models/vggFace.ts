@@ -4,7 +4,7 @@ import { createSession, runFloat32, type ExecutionProvider, type SessionOptions 
 import { l2Normalise } from '../similarity.ts';
 import type { RgbImage } from '../types.ts';
 import type { FaceTemplate } from '../align.ts';
-import type { FaceEmbedder } from './embedder.ts';
+import type { FaceEmbedder, Precision } from './embedder.ts';
 import { toNchwBatch } from './faceRecognitionNet.ts';
 import { verifyModel, type ModelEntry } from './manifest.ts';
 
@@ -14,6 +14,8 @@ import { verifyModel, type ModelEntry } from './manifest.ts';
 // picking the descriptor layer and L2-normalising it.
 
 export const MODEL_ID = 'vggface';
+/** The manifest entry of each precision's graph (src/jobs/convertVggFace.ts writes both). */
+export const MANIFEST_IDS: Record<Precision, string> = { fp32: 'vggface', int8: 'vggface-int8' };
 /**
  * Unmeasured. fc7 follows a ReLU, so its cosines already lie in 0..1; sweep this on the shared pairs
  * once real weights are converted, as was done for the default model.
@@ -28,6 +30,8 @@ const MAX_BATCH = 8;
 
 export const CONVERT_HINT =
   'download vgg_face_weights.h5 (see the README) and run `npx --no-install lookalike model convert-vggface <path/to/vgg_face_weights.h5>`';
+const CONVERT_INT8_HINT =
+  'run `npx --no-install lookalike model convert-vggface <path/to/vgg_face_weights.h5> --precision int8 --calibration <folder of face photos>` (see the README)';
 
 export interface LoadOptions {
   modelsDir: string;
@@ -37,9 +41,11 @@ export interface LoadOptions {
   /** ORT threads per inference; default one per physical core. */
   intraOpThreads?: number;
   graphOptimization?: SessionOptions['graphOptimization'];
+  /** fp32 (default) or the int8 graph. */
+  precision?: Precision;
 }
 
-const VGG_FACE_TEMPLATE: FaceTemplate = Object.freeze({
+export const VGG_FACE_TEMPLATE: FaceTemplate = Object.freeze({
   rightEye: { x: 0.32, y: 0.4 },
   leftEye: { x: 0.68, y: 0.4 },
   nose: { x: 0.5, y: 0.58 },
@@ -66,7 +72,8 @@ export async function load(opts: LoadOptions): Promise<VggFaceEmbedder> {
   if (!(DESCRIPTORS as readonly string[]).includes(descriptor)) {
     throw new ConfigError(`VGG-Face has no descriptor '${descriptor}': use ${DESCRIPTORS.join(' (fc7) or ')} (fc8)`);
   }
-  const { path: file, entry } = await verifyModel(opts.modelsDir, MODEL_ID, CONVERT_HINT);
+  const precision = opts.precision ?? 'fp32';
+  const { path: file, entry } = await verifyModel(opts.modelsDir, MANIFEST_IDS[precision], precision === 'int8' ? CONVERT_INT8_HINT : CONVERT_HINT);
   if (entry.inputSize !== INPUT_SIZE) {
     throw new ModelLoadError(`model '${MODEL_ID}' in the manifest takes ${entry.inputSize}px crops, expected ${INPUT_SIZE}px; ${CONVERT_HINT}`);
   }
@@ -92,6 +99,7 @@ export async function load(opts: LoadOptions): Promise<VggFaceEmbedder> {
     inputSize: INPUT_SIZE,
     descriptor,
     dims,
+    precision,
     output,
     // Not measured: that needs the real weights, which cannot be downloaded here. deepface, whose
     // VGG-Face accuracy figures the issue quotes, feeds the OpenCV Haar box as it is; so do we.

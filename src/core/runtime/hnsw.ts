@@ -1,4 +1,6 @@
+import { stat } from 'node:fs/promises';
 import hnswlib from 'hnswlib-node';
+import { HnswFile } from '../hnswFile.ts';
 
 // The one place that imports hnswlib-node. Cosine space: hnswlib normalises what it stores and what it
 // is asked, and answers distances as 1 - cosine.
@@ -23,10 +25,13 @@ export interface Neighbour {
 
 export class VectorIndex {
   private constructor(
-    private readonly index: hnswlib.HierarchicalNSW,
+    /** hnswlib's index: for indexes being built. */
+    private readonly index: hnswlib.HierarchicalNSW | null,
     readonly dims: number,
     /** Search breadth: higher finds the true nearest more often, slower. */
     public efSearch: number,
+    /** An index read from its file for searching (hnswFile.ts): what the engine opens. */
+    private readonly file: HnswFile | null = null,
   ) {}
 
   static create(dims: number, capacity: number, params: Partial<HnswParams> = {}): VectorIndex {
@@ -36,27 +41,46 @@ export class VectorIndex {
     return new VectorIndex(index, dims, p.efSearch);
   }
 
+  /**
+   * A saved index, for searching: read whole and searched by hnswFile.ts with hnswlib's algorithm
+   * (hnswlib's own loader takes seconds on IMDB's size). Read-only: add() and save() refuse.
+   * A file past what one read can return (2 GiB: a 4096-D VGG-Face index of IMDB is about 7.6 GB) is
+   * loaded by hnswlib, which streams it.
+   */
   static async load(file: string, dims: number, params: Partial<HnswParams> = {}): Promise<VectorIndex> {
+    if ((await stat(file)).size > HnswFile.maxBytes) return VectorIndex.loadWritable(file, dims, params);
+    return new VectorIndex(null, dims, params.efSearch ?? defaultHnswParams.efSearch, await HnswFile.read(file, dims));
+  }
+
+  /** A saved index loaded by hnswlib itself, to add to or to check the file reader against. */
+  static async loadWritable(file: string, dims: number, params: Partial<HnswParams> = {}): Promise<VectorIndex> {
     const index = new hnswlib.HierarchicalNSW('cosine', dims);
     await index.readIndex(file);
     return new VectorIndex(index, dims, params.efSearch ?? defaultHnswParams.efSearch);
   }
 
   get count(): number {
-    return this.index.getCurrentCount();
+    return this.file ? this.file.count : this.index!.getCurrentCount();
+  }
+
+  private writable(): hnswlib.HierarchicalNSW {
+    if (!this.index) throw new Error('this index was opened for searching only');
+    return this.index;
   }
 
   add(vector: Float32Array, label: number): void {
+    const index = this.writable();
     if (vector.length !== this.dims) throw new RangeError(`vector has ${vector.length} dims, index has ${this.dims}`);
-    if (this.count >= this.index.getMaxElements()) {
-      this.index.resizeIndex(Math.max(16, Math.ceil(this.index.getMaxElements() * 1.5)));
+    if (this.count >= index.getMaxElements()) {
+      index.resizeIndex(Math.max(16, Math.ceil(index.getMaxElements() * 1.5)));
     }
-    this.index.addPoint(Array.from(vector), label);
+    index.addPoint(Array.from(vector), label);
   }
 
   /** The stored vector of a label (L2-normalised: the cosine space stores unit vectors). */
   vector(label: number): Float32Array {
-    return Float32Array.from(this.index.getPoint(label));
+    if (this.file) return this.file.vector(label);
+    return Float32Array.from(this.index!.getPoint(label));
   }
 
   /**
@@ -67,12 +91,14 @@ export class VectorIndex {
   search(vector: Float32Array, k: number, allow?: (label: number) => boolean): Neighbour[] {
     const n = Math.min(k, this.count);
     if (n === 0) return [];
-    this.index.setEf(Math.max(this.efSearch, n));
-    const { neighbors, distances } = allow ? this.index.searchKnn(Array.from(vector), n, allow) : this.index.searchKnn(Array.from(vector), n);
+    if (this.file) return this.file.search(vector, n, this.efSearch, allow);
+    const index = this.index!;
+    index.setEf(Math.max(this.efSearch, n));
+    const { neighbors, distances } = allow ? index.searchKnn(Array.from(vector), n, allow) : index.searchKnn(Array.from(vector), n);
     return neighbors.map((label, i) => ({ label, cosine: 1 - (distances[i] ?? 1) }));
   }
 
   async save(file: string): Promise<void> {
-    await this.index.writeIndex(file);
+    await this.writable().writeIndex(file);
   }
 }

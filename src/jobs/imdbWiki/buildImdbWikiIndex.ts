@@ -4,6 +4,7 @@ import type { Device } from '../../config.ts';
 import { DEFAULT_DETECTOR, type DetectorName } from '../../core/detect/detector.ts';
 import { indexDir } from '../../core/engine.ts';
 import { Gallery, type FaceSource } from '../../core/gallery.ts';
+import type { Precision } from '../../core/models/embedder.ts';
 import { fail, ok, type Result } from '../../core/result.ts';
 import { logger } from '../../log.ts';
 import { THUMBNAIL_SIZE } from '../buildIndex.ts';
@@ -15,6 +16,7 @@ import { emptyTimings, type FaceTask, type StageTimings } from '../pool/prepareF
 import { histogram, writeBuildInfo, type ImdbWikiBuildInfo } from './buildInfo.ts';
 import { Checkpoint, type CheckpointRecord, type RecordIndex } from './checkpoint.ts';
 import { ageAtPhoto, defaultCleanOptions, type CleaningStats } from './clean.ts';
+import { RateEstimator } from './rate.ts';
 import { nameOf } from './metadata.ts';
 import { imagePathOf, planImdbWikiBuild, type BuildPlan, type PlanOptions } from './plan.ts';
 
@@ -39,6 +41,8 @@ export interface ImdbWikiBuildOptions extends PlanOptions {
   /** Face detector (default: the CNN, DEFAULT_DETECTOR). */
   detector?: DetectorName;
   descriptor?: string;
+  /** fp32 (default) or int8 (VGG-Face); the index records it. */
+  precision?: Precision;
   device?: Device;
   /** Continue from a checkpoint of the same build (default true); false discards any checkpoint. */
   resume?: boolean;
@@ -149,6 +153,7 @@ export async function buildImdbWikiIndex(opts: ImdbWikiBuildOptions): Promise<Re
     maxPerIdentity: opts.maxPerIdentity ?? null,
     model: opts.model ?? 'default',
     descriptor: opts.descriptor ?? null,
+    ...(opts.precision && opts.precision !== 'fp32' ? { precision: opts.precision } : {}),
     detector: opts.detector ?? DEFAULT_DETECTOR,
     thumbnailSize: THUMBNAIL_SIZE,
     decodeMaxSide,
@@ -199,6 +204,7 @@ async function runBuild(
         model: opts.model ?? 'default',
         detector: opts.detector ?? DEFAULT_DETECTOR,
         descriptor: opts.descriptor,
+        precision: opts.precision,
         modelsDir: opts.modelsDir,
         device: opts.device ?? 'auto',
         workers: opts.workers,
@@ -212,6 +218,7 @@ async function runBuild(
     info = pool.value.info;
     writeFileSync(path.join(ctx.ckptDir, MODEL_FILE), JSON.stringify(info));
     runStarted = performance.now();
+    const rates = new RateEstimator(runStarted, workers);
     try {
       const outcome = await pool.value.run(tasks, {
         batchSize: opts.batchSize,
@@ -220,8 +227,7 @@ async function runBuild(
           checkpoint.append(results.map(toRecord));
           for (const r of results) r.ok ? faces++ : skippedCount++;
           processed += results.length;
-          const seconds = (performance.now() - runStarted) / 1000;
-          const rate = seconds > 0 ? processed / seconds : 0;
+          const rate = rates.add(performance.now(), processed);
           const done = resumed + processed;
           opts.onProgress?.({
             done,
@@ -286,7 +292,7 @@ async function runBuild(
   if (!info) {
     // Every row was checkpointed by an earlier run that stopped before it wrote the model's details.
     const pool = await startFaceRunner(
-      { model: opts.model ?? 'default', detector: opts.detector ?? DEFAULT_DETECTOR, descriptor: opts.descriptor, modelsDir: opts.modelsDir, device: opts.device ?? 'auto', workers: 1, prepare: { thumbnailSize: THUMBNAIL_SIZE, decodeMaxSide: ctx.decodeMaxSide } },
+      { model: opts.model ?? 'default', detector: opts.detector ?? DEFAULT_DETECTOR, descriptor: opts.descriptor, precision: opts.precision, modelsDir: opts.modelsDir, device: opts.device ?? 'auto', workers: 1, prepare: { thumbnailSize: THUMBNAIL_SIZE, decodeMaxSide: ctx.decodeMaxSide } },
       opts.redis ? { queue: opts.redis, buildId: ctx.buildId } : undefined,
     );
     if (!pool.ok) return pool;

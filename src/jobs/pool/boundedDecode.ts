@@ -1,4 +1,4 @@
-import { ALPHA_BACKGROUND, DEFAULT_MAX_PIXELS, PHOTO_FORMATS, shortReason, sniffImageFormat } from '../../core/decode.ts';
+import { ALPHA_BACKGROUND, DEFAULT_MAX_PIXELS, headerSize, PHOTO_FORMATS, shortReason, sniffImageFormat } from '../../core/decode.ts';
 import { fail, ok, type Result } from '../../core/result.ts';
 import { sharp } from '../../core/runtime/sharp.ts';
 import type { RgbImage } from '../../core/types.ts';
@@ -7,8 +7,8 @@ import type { RgbImage } from '../../core/types.ts';
 // the image comes out no larger than `maxSide` on its long side. JPEG is then decoded at 1/2, 1/4 or
 // 1/8 scale straight from the DCT (libjpeg's shrink-on-load), which is most of the saving on large
 // photos; the detector scans a 480 px copy and the model takes 150 px, so nothing they use is lost.
-// The checks are core/decode.ts's: the first bytes, then a header read, photo formats only, truncated
-// data refused.
+// The checks are core/decode.ts's: the first bytes, then the header's size, photo formats only,
+// truncated data refused.
 
 export interface BoundedImage {
   image: RgbImage;
@@ -20,18 +20,25 @@ export interface BoundedImage {
 
 export async function decodeBounded(bytes: Uint8Array, maxSide: number, maxPixels = DEFAULT_MAX_PIXELS): Promise<Result<BoundedImage>> {
   if (bytes.byteLength === 0) return fail('empty_file', 'The file is empty (0 bytes).');
-  if (!sniffImageFormat(bytes)) return fail('not_an_image', 'Not an image that can be read.');
-  let meta;
-  try {
-    meta = await sharp(bytes, { failOn: 'error', limitInputPixels: false }).metadata();
-  } catch (err) {
-    const reason = shortReason(err);
-    if (/unsupported image format/i.test(reason)) return fail('not_an_image', 'Not an image that can be read.');
-    return fail('corrupt_image', `The image header could not be read (${reason}).`);
+  const format = sniffImageFormat(bytes);
+  if (!format) return fail('not_an_image', 'Not an image that can be read.');
+  // JPEG and PNG give their size in the first bytes: one libvips call less per crop (each costs
+  // about a millisecond before it does anything). Other formats ask libvips for the header.
+  let header = headerSize(bytes, format);
+  if (!header) {
+    let meta;
+    try {
+      meta = await sharp(bytes, { failOn: 'error', limitInputPixels: false }).metadata();
+    } catch (err) {
+      const reason = shortReason(err);
+      if (/unsupported image format/i.test(reason)) return fail('not_an_image', 'Not an image that can be read.');
+      return fail('corrupt_image', `The image header could not be read (${reason}).`);
+    }
+    if (!PHOTO_FORMATS.has(meta.format)) return fail('not_an_image', `A ${meta.format.toUpperCase()} file, not a photo.`);
+    const height = meta.pageHeight && meta.pageHeight < meta.height ? meta.pageHeight : meta.height;
+    header = { width: meta.width, height };
   }
-  if (!PHOTO_FORMATS.has(meta.format)) return fail('not_an_image', `A ${meta.format.toUpperCase()} file, not a photo.`);
-  const width = meta.autoOrient?.width ?? meta.width;
-  const height = meta.pageHeight && meta.pageHeight < meta.height ? meta.pageHeight : (meta.autoOrient?.height ?? meta.height);
+  const { width, height } = header;
   if (!(width > 0 && height > 0)) return fail('corrupt_image', 'The image header gives no size.');
   if (width * height > maxPixels) return fail('too_many_pixels', `The image is ${width}x${height}, above the pixel limit.`);
   try {
@@ -44,8 +51,11 @@ export async function decodeBounded(bytes: Uint8Array, maxSide: number, maxPixel
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decode produced ${info.channels} channels, expected 3`);
-    const scale = Math.max(width, height) / Math.max(info.width, info.height);
-    return ok({ image: { data, width: info.width, height: info.height }, scale, original: { width, height } });
+    // The upright size: the header's, turned a quarter when the decoded image (upright) is.
+    const turned = (width - height) * (info.width - info.height) < 0;
+    const original = turned ? { width: height, height: width } : { width, height };
+    const scale = Math.max(original.width, original.height) / Math.max(info.width, info.height);
+    return ok({ image: { data, width: info.width, height: info.height }, scale, original });
   } catch (err) {
     if (err instanceof Error && /decode produced/.test(err.message)) throw err;
     return fail('corrupt_image', `The image could not be decoded (${shortReason(err)}).`);

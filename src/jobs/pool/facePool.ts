@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Device } from '../../config.ts';
 import type { DetectorName } from '../../core/detect/detector.ts';
+import type { Precision } from '../../core/models/embedder.ts';
 import { ConfigError, IndexCorruptError, InferenceError, ModelLoadError } from '../../core/errors.ts';
 import { fail, ok, type Result } from '../../core/result.ts';
 // sharp (libvips) must be loaded by the main thread before any worker loads it: libvips keeps
@@ -25,6 +26,7 @@ export interface FacePoolOptions {
   model: string;
   detector: DetectorName;
   descriptor?: string;
+  precision?: Precision;
   modelsDir: string;
   device: Device;
   /** Default: every core (os.availableParallelism()). */
@@ -115,6 +117,7 @@ export class FacePool {
       model: opts.model,
       detector: opts.detector,
       descriptor: opts.descriptor,
+      precision: opts.precision,
       modelsDir: opts.modelsDir,
       device: opts.device,
       intraOpThreads: 1,

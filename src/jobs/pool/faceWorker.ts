@@ -24,6 +24,7 @@ async function start(): Promise<void> {
     modelsDir: init.modelsDir,
     device: init.device,
     descriptor: init.descriptor,
+    precision: init.precision,
     intraOpThreads: init.intraOpThreads,
   };
   const loaded = await loadModel(init.model, options);
@@ -41,7 +42,7 @@ async function start(): Promise<void> {
   const m = loaded.value;
   post({
     type: 'ready',
-    info: { modelId: m.id, descriptor: m.descriptor, dims: m.dims, inputSize: m.inputSize, detector: detector.value.name, alignment: alignmentOf(detector.value.name) },
+    info: { modelId: m.id, descriptor: m.descriptor, dims: m.dims, inputSize: m.inputSize, detector: detector.value.name, alignment: alignmentOf(detector.value.name), precision: m.precision ?? 'fp32' },
   });
 }
 

@@ -1,5 +1,6 @@
 import type { Device } from '../../config.ts';
 import type { DetectorName } from '../../core/detect/detector.ts';
+import type { Precision } from '../../core/models/embedder.ts';
 import type { Failure } from '../../core/result.ts';
 import type { Box } from '../../core/types.ts';
 import type { FaceTaskResult, ModelInfo } from './messages.ts';
@@ -14,6 +15,7 @@ export interface PoolSpec {
   model: string;
   detector: DetectorName;
   descriptor?: string;
+  precision?: Precision;
   prepare: PrepareOptions;
   /** Images each face thread prepares at once. */
   concurrency?: number;
@@ -62,5 +64,5 @@ export function fromWire(w: WireResult): FaceTaskResult {
 
 /** The options a worker's pool is keyed by (a new build with other options gets a new pool). */
 export function poolKey(spec: PoolSpec, device: Device): string {
-  return JSON.stringify([spec.model, spec.detector, spec.descriptor ?? null, spec.prepare, spec.concurrency ?? 2, device]);
+  return JSON.stringify([spec.model, spec.detector, spec.descriptor ?? null, spec.precision ?? 'fp32', spec.prepare, spec.concurrency ?? 2, device]);
 }

@@ -1,6 +1,7 @@
 import type { Device } from '../../config.ts';
 import type { DetectorName } from '../../core/detect/detector.ts';
 import type { Alignment } from '../../core/faces.ts';
+import type { Precision } from '../../core/models/embedder.ts';
 import type { FaceSource, GalleryInfo } from '../../core/gallery.ts';
 import type { Failure, FailureCode } from '../../core/result.ts';
 import type { Box } from '../../core/types.ts';
@@ -12,6 +13,7 @@ export interface WorkerInit {
   model: string;
   detector: DetectorName;
   descriptor?: string;
+  precision?: Precision;
   modelsDir: string;
   device: Device;
   /** ORT threads per inference in this worker; 1 when every core has its own worker. */
@@ -28,11 +30,12 @@ export interface ModelInfo {
   inputSize: number;
   detector: DetectorName;
   alignment: Alignment;
+  precision: Precision;
 }
 
 /** What an index records of the pipeline that built it. */
 export function galleryInfoOf(info: ModelInfo): GalleryInfo {
-  return { modelId: info.modelId, descriptor: info.descriptor, dims: info.dims, detector: info.detector, alignment: info.alignment };
+  return { modelId: info.modelId, descriptor: info.descriptor, dims: info.dims, detector: info.detector, alignment: info.alignment, precision: info.precision ?? 'fp32' };
 }
 
 export type FaceTaskResult =

@@ -1,8 +1,8 @@
 import { decodeImage } from '../../core/decode.ts';
-import { chipForModel, cropForDisplay, type FacePipeline } from '../../core/faces.ts';
+import { chipForModel, type FacePipeline } from '../../core/faces.ts';
 import type { FaceSource } from '../../core/gallery.ts';
 import { ok, type Result } from '../../core/result.ts';
-import { sharp } from '../../core/runtime/sharp.ts';
+import { thumbnailJpeg } from '../../core/tiles.ts';
 import type { Box, DetectedFace, RgbImage } from '../../core/types.ts';
 import { faceInCrop, type FaceLocation } from '../imdbWiki/faceLocation.ts';
 import { decodeBounded } from './boundedDecode.ts';
@@ -115,8 +115,7 @@ export async function prepareFace(
   }
 
   t = performance.now();
-  const [crop, thumb] = await Promise.all([chipForModel(image, face, pipeline.embedder), cropForDisplay(image, face.box, opts.thumbnailSize)]);
-  const thumbnail = await thumbnailJpeg(thumb);
+  const [crop, thumbnail] = await Promise.all([chipForModel(image, face, pipeline.embedder), thumbnailJpeg(image, face.box, opts.thumbnailSize)]);
   timings.crop += performance.now() - t;
   const photoYear = opts.photoYear ? await exifYear(bytes) : undefined;
   return ok({ box: scaleBox(face.box, scale, original), source: face.source, crop, thumbnail, ...(photoYear !== undefined ? { photoYear } : {}) });
@@ -140,9 +139,4 @@ function centreInside(inner: Box, outer: Box): boolean {
   const cx = inner.x + inner.width / 2;
   const cy = inner.y + inner.height / 2;
   return cx >= outer.x && cx <= outer.x + outer.width && cy >= outer.y && cy <= outer.y + outer.height;
-}
-
-/** Thumbnails are many and small: plain libjpeg, a third of mozjpeg's time for a few per cent more bytes. */
-function thumbnailJpeg(image: RgbImage): Promise<Buffer> {
-  return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
 }

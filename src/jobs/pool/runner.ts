@@ -19,7 +19,12 @@ export interface FaceRunner {
 export async function startFaceRunner(opts: FacePoolOptions, distributed?: DistributedOptions): Promise<Result<FaceRunner>> {
   if (!distributed) return FacePool.start(opts);
   return DistributedFacePool.start(
-    { model: opts.model, detector: opts.detector, ...(opts.descriptor ? { descriptor: opts.descriptor } : {}), prepare: opts.prepare, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) },
+    {
+      model: opts.model,
+      detector: opts.detector,
+      ...(opts.descriptor ? { descriptor: opts.descriptor } : {}),
+      ...(opts.precision ? { precision: opts.precision } : {}),
+      prepare: opts.prepare, ...(opts.concurrency ? { concurrency: opts.concurrency } : {}) },
     distributed,
   );
 }
