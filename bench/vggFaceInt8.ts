@@ -1,6 +1,7 @@
-import { GraphBuilder, attr, floatTensor, type TensorData } from '../src/jobs/onnx/graphBuilder.ts';
+import { GraphBuilder, attr, floatTensor } from '../src/jobs/onnx/graphBuilder.ts';
 import type { ModelProto } from '../src/jobs/onnx/proto.ts';
 import { INPUT_SIZE, MEAN_BGR, reverseInputChannels, vggLayerPlan, type LayerWeights, type VggLayer, type VggWidths } from '../src/jobs/vggFaceGraph.ts';
+import { quantizePerChannel } from '../src/jobs/vggFaceInt8.ts';
 
 // The dynamically quantised int8 variant of the VGG-Face graph, measured against the static one that
 // ships (src/jobs/vggFaceInt8.ts), quantised the way onnxruntime's Python quantize_dynamic does it: weights quantised once, symmetric per output channel; activations
@@ -9,23 +10,6 @@ import { INPUT_SIZE, MEAN_BGR, reverseInputChannels, vggLayerPlan, type LayerWei
 // benchmark: whether it keeps VGG-Face's accuracy can only be judged with the real weights.
 
 const FLOAT = 1;
-
-/** Per-output-channel symmetric quantisation of an [out, ...] kernel: q = round(w / s), s = max|w| / 127. */
-function quantizePerChannel(kernel: TensorData): { q: Int8Array; scale: Float32Array } {
-  const cout = kernel.dims[0]!;
-  const src = kernel.data as Float32Array;
-  const per = src.length / cout;
-  const q = new Int8Array(src.length);
-  const scale = new Float32Array(cout);
-  for (let o = 0; o < cout; o++) {
-    let max = 0;
-    for (let k = o * per; k < (o + 1) * per; k++) max = Math.max(max, Math.abs(src[k]!));
-    const s = max > 0 ? max / 127 : 1;
-    scale[o] = s;
-    for (let k = o * per; k < (o + 1) * per; k++) q[k] = Math.round(src[k]! / s);
-  }
-  return { q, scale };
-}
 
 export function buildVggFaceDynamicInt8Graph(widths: VggWidths, weightsOf: (layer: VggLayer, index: number) => LayerWeights): ModelProto {
   const g = new GraphBuilder({ name: 'vgg_face_int8' });

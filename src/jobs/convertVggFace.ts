@@ -152,11 +152,14 @@ export interface SaveVggFaceOptions {
 }
 
 /** Writes a built VGG-Face graph under modelsDir and records it in the manifest as 'vggface'. */
-export async function saveVggFaceModel(
-  built: { model: ModelProto; nodes: number; parameters: number },
-  opts: SaveVggFaceOptions,
-): Promise<ConvertVggFaceResult> {
-  const modelFile = opts.modelFile ?? MODEL_FILE;
+export function saveVggFaceModel(built: BuiltGraph, opts: SaveVggFaceOptions): Promise<ConvertVggFaceResult> {
+  return recordVggFaceGraph(built, opts, opts.modelFile ?? MODEL_FILE, MODEL_ID, { head: opts.head });
+}
+
+type BuiltGraph = { model: ModelProto; nodes: number; parameters: number };
+
+/** Writes a VGG-Face graph (fp32 or int8) and its manifest entry; `variant` holds what only that variant records. */
+async function recordVggFaceGraph(built: BuiltGraph, opts: SaveVggFaceOptions, modelFile: string, manifestId: string, variant: Partial<ModelEntry>): Promise<ConvertVggFaceResult> {
   const file = path.join(opts.modelsDir, modelFile);
   const { sha256, bytes } = await writeModelFile(file, built.model);
   // Descriptor names are VGG-Face's layer widths; a narrower test network keeps the names.
@@ -177,9 +180,9 @@ export async function saveVggFaceModel(
     descriptors,
     defaultDescriptor: '4096',
     widths: opts.widths,
-    head: opts.head,
+    ...variant,
   };
-  await recordModel(opts.modelsDir, MODEL_ID, entry);
+  await recordModel(opts.modelsDir, manifestId, entry);
   return { file, sha256, bytes, inputSize: INPUT_SIZE, descriptors, nodes: built.nodes, parameters: built.parameters };
 }
 
@@ -253,35 +256,11 @@ export async function calibrateVggFace(
 const CALIBRATION_BATCH = 4;
 
 /** Writes a built int8 graph and records it in the manifest as 'vggface-int8'. */
-export async function saveVggFaceInt8Model(
-  built: { model: ModelProto; nodes: number; parameters: number },
-  opts: SaveVggFaceOptions & { calibrationCrops: number },
-): Promise<ConvertVggFaceResult> {
-  const modelFile = opts.modelFile ?? INT8_MODEL_FILE;
-  const file = path.join(opts.modelsDir, modelFile);
-  const { sha256, bytes } = await writeModelFile(file, built.model);
-  const descriptors = {
-    '4096': { output: 'fc7', dims: opts.widths.fc7 },
-    '2622': { output: 'fc8', dims: opts.widths.fc8 },
-  };
-  const entry: ModelEntry = {
-    file: modelFile,
-    sha256,
-    bytes,
-    inputSize: INPUT_SIZE,
-    dims: opts.widths.fc7,
-    source: opts.source,
-    ...(opts.sourceSha256 ? { source_sha256: opts.sourceSha256 } : {}),
-    converted_at: new Date().toISOString(),
-    input: { name: 'input', layout: 'NCHW', channels: 'RGB', range: '0..255', mean_bgr: [...MEAN_BGR] },
-    descriptors,
-    defaultDescriptor: '4096',
-    widths: opts.widths,
+export function saveVggFaceInt8Model(built: BuiltGraph, opts: SaveVggFaceOptions & { calibrationCrops: number }): Promise<ConvertVggFaceResult> {
+  return recordVggFaceGraph(built, opts, opts.modelFile ?? INT8_MODEL_FILE, VGG_MANIFEST_IDS.int8, {
     precision: 'int8',
     quantization: { weights: 'int8, symmetric, per output channel', activations: 'uint8, per tensor, 99.99th percentile of calibration', calibrationCrops: opts.calibrationCrops },
-  };
-  await recordModel(opts.modelsDir, VGG_MANIFEST_IDS.int8, entry);
-  return { file, sha256, bytes, inputSize: INPUT_SIZE, descriptors, nodes: built.nodes, parameters: built.parameters };
+  });
 }
 
 async function convertVggFaceInt8(opts: ConvertVggFaceOptions): Promise<ConvertVggFaceResult> {

@@ -32,6 +32,23 @@ export function englishOf(key: string): string {
   return translator('en')(key);
 }
 
+interface Localizable {
+  setNameLocalizations(localizations: LocalizationMap | null): unknown;
+  setDescription(description: string): unknown;
+  setDescriptionLocalizations(localizations: LocalizationMap | null): unknown;
+}
+
+/**
+ * A command's or an option's words from the catalogue entry `key` ({ name, description }): the name's
+ * localizations, the English description and its localizations. The English name stays with setName.
+ */
+export function localized<B extends Localizable>(builder: B, key: string): B {
+  builder.setNameLocalizations(localizations(`${key}.name`));
+  builder.setDescription(englishOf(`${key}.description`));
+  builder.setDescriptionLocalizations(localizations(`${key}.description`));
+  return builder;
+}
+
 /**
  * Whom to compare the user with: the `gender` option when given (and then remembered, so that it is
  * their setting, as /settings is on Telegram), else their stored setting.

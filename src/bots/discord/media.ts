@@ -1,4 +1,4 @@
-import type { Attachment, GuildMember, ImageURLOptions, User } from 'discord.js';
+import { GuildMember, type Attachment, type ChatInputCommandInteraction, type ImageURLOptions, type User } from 'discord.js';
 
 // Which picture a command points at, and whether it is worth downloading. Everything here is decided
 // from what the interaction already carries (content type, size, avatar hash): no request is made.
@@ -88,4 +88,16 @@ export function avatarSource(user: User, member?: GuildMember | null): PhotoSour
   const options = { extension: 'png' as const, forceStatic: true, size: AVATAR_SIZE };
   const url = member?.avatarURL(options) ?? user.avatarURL(options);
   return url ? { kind: 'avatar', url } : null;
+}
+
+/**
+ * The profile picture a command's `user:` option names, or the caller's own without it: its source (null
+ * without one), whether it is the caller's, and the name the server shows for its owner.
+ */
+export function chosenAvatar(interaction: ChatInputCommandInteraction): { source: PhotoSource | null; self: boolean; name: string } {
+  const picked = interaction.options.getUser('user');
+  const user = picked ?? interaction.user;
+  const member = picked ? interaction.options.getMember('user') : interaction.member;
+  const guildMember = member instanceof GuildMember ? member : null;
+  return { source: avatarSource(user, guildMember), self: user.id === interaction.user.id, name: guildMember?.displayName ?? user.displayName };
 }

@@ -95,7 +95,8 @@ export async function answer(req: PhotoRequest, admission: Admitted, deps: Disco
   }
 }
 
-async function download(source: PhotoSource, deps: DiscordBotDeps, signal: AbortSignal): Promise<Result<Buffer> | 'download_failed'> {
+/** A picture's bytes, capped at the photo limit; 'download_failed' when the link or the CDN fails (the user can try again). */
+export async function download(source: PhotoSource, deps: DiscordBotDeps, signal: AbortSignal): Promise<Result<Buffer> | 'download_failed'> {
   try {
     return await downloadUrl(source.url, { maxBytes: deps.maxFileBytes, signal });
   } catch (err) {

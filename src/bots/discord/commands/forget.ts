@@ -1,15 +1,12 @@
 import { SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import { PLATFORM, type DiscordBotDeps } from '../deps.ts';
-import { englishOf, localizations, tFor } from '../language.ts';
+import { localized, tFor } from '../language.ts';
 import { replyPrivately } from '../respond.ts';
 import { BOTH_INSTALLS, EVERYWHERE } from './contexts.ts';
 
 // /forget deletes every stored result of the user, in every server, with their name, hidden flag and settings.
 
-export const data = new SlashCommandBuilder().setName('forget')
-  .setNameLocalizations(localizations('discordCommands.forget.name'))
-  .setDescription(englishOf('discordCommands.forget.description'))
-  .setDescriptionLocalizations(localizations('discordCommands.forget.description'))
+export const data = localized(new SlashCommandBuilder().setName('forget'), 'discordCommands.forget')
   .setContexts(...EVERYWHERE)
   .setIntegrationTypes(...BOTH_INSTALLS);
 

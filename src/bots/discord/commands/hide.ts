@@ -1,15 +1,12 @@
 import { SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import { PLATFORM, type DiscordBotDeps } from '../deps.ts';
-import { englishOf, localizations, tFor } from '../language.ts';
+import { localized, tFor } from '../language.ts';
 import { replyPrivately } from '../respond.ts';
 import { BOTH_INSTALLS, EVERYWHERE } from './contexts.ts';
 
 // /hide takes the user off every leaderboard (their results stay, unseen); /show puts them back.
 
-export const data = new SlashCommandBuilder().setName('hide')
-  .setNameLocalizations(localizations('discordCommands.hide.name'))
-  .setDescription(englishOf('discordCommands.hide.description'))
-  .setDescriptionLocalizations(localizations('discordCommands.hide.description'))
+export const data = localized(new SlashCommandBuilder().setName('hide'), 'discordCommands.hide')
   .setContexts(...EVERYWHERE)
   .setIntegrationTypes(...BOTH_INSTALLS);
 

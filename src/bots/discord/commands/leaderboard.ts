@@ -3,7 +3,7 @@ import { leaderboardText } from '../../shared/format.ts';
 import { MESSAGE_LIMIT, PLATFORM, type DiscordBotDeps } from '../deps.ts';
 import { discordMarkup } from '../markup.ts';
 import { refuse } from '../respond.ts';
-import { englishOf, localizations, tFor } from '../language.ts';
+import { localized, tFor } from '../language.ts';
 import { discordReplyText } from '../texts.ts';
 
 // /leaderboard ranks the server's members by their best look-alike there, then the most matched
@@ -12,11 +12,7 @@ import { discordReplyText } from '../texts.ts';
 const ROWS = 10;
 const CELEBRITIES = 5;
 
-export const data = new SlashCommandBuilder()
-  .setName('leaderboard')
-  .setNameLocalizations(localizations('discordCommands.leaderboard.name'))
-  .setDescription(englishOf('discordCommands.leaderboard.description'))
-  .setDescriptionLocalizations(localizations('discordCommands.leaderboard.description'))
+export const data = localized(new SlashCommandBuilder().setName('leaderboard'), 'discordCommands.leaderboard')
   .setContexts(InteractionContextType.Guild);
 
 export async function execute(interaction: ChatInputCommandInteraction, deps: DiscordBotDeps): Promise<void> {

@@ -1,8 +1,8 @@
-import { GuildMember, SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
+import { SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import { parseFaceChoice } from '../../shared/faceChoice.ts';
 import type { DiscordBotDeps } from '../deps.ts';
-import { englishOf, localizations, tFor } from '../language.ts';
-import { avatarSource, judgeAttachment } from '../media.ts';
+import { englishOf, localizations, localized, tFor } from '../language.ts';
+import { chosenAvatar, judgeAttachment } from '../media.ts';
 import { refuseAttachment, requestLookalike } from '../photoRequest.ts';
 import { refuse } from '../respond.ts';
 import { requestVideoLookalike } from '../videoRequest.ts';
@@ -15,47 +15,19 @@ import { BOTH_INSTALLS, EVERYWHERE } from './contexts.ts';
 
 const GENDER_CHOICES = ['everyone', 'female', 'male'] as const;
 
-export const data = new SlashCommandBuilder()
-  .setName('lookalike')
-  .setNameLocalizations(localizations('discordCommands.lookalike.name'))
-  .setDescription(englishOf('discordCommands.lookalike.description'))
-  .setDescriptionLocalizations(localizations('discordCommands.lookalike.description'))
-  .addAttachmentOption((o) =>
-    o
-      .setName('image')
-      .setNameLocalizations(localizations('discordCommands.lookalike_image.name'))
-      .setDescription(englishOf('discordCommands.lookalike_image.description'))
-      .setDescriptionLocalizations(localizations('discordCommands.lookalike_image.description')),
-  )
-  .addUserOption((o) =>
-    o
-      .setName('user')
-      .setNameLocalizations(localizations('discordCommands.lookalike_user.name'))
-      .setDescription(englishOf('discordCommands.lookalike_user.description'))
-      .setDescriptionLocalizations(localizations('discordCommands.lookalike_user.description')),
-  )
+export const data = localized(new SlashCommandBuilder().setName('lookalike'), 'discordCommands.lookalike')
+  .addAttachmentOption((o) => localized(o.setName('image'), 'discordCommands.lookalike_image'))
+  .addUserOption((o) => localized(o.setName('user'), 'discordCommands.lookalike_user'))
   .addStringOption((o) =>
-    o
-      .setName('gender')
-      .setNameLocalizations(localizations('discordCommands.lookalike_gender.name'))
-      .setDescription(englishOf('discordCommands.lookalike_gender.description'))
-      .setDescriptionLocalizations(localizations('discordCommands.lookalike_gender.description'))
-      .addChoices(
-        ...GENDER_CHOICES.map((value) => ({
-          name: englishOf(`discordCommands.gender_${value}.name`),
-          name_localizations: localizations(`discordCommands.gender_${value}.name`),
-          value,
-        })),
-      ),
+    localized(o.setName('gender'), 'discordCommands.lookalike_gender').addChoices(
+      ...GENDER_CHOICES.map((value) => ({
+        name: englishOf(`discordCommands.gender_${value}.name`),
+        name_localizations: localizations(`discordCommands.gender_${value}.name`),
+        value,
+      })),
+    ),
   )
-  .addStringOption((o) =>
-    o
-      .setName('face')
-      .setNameLocalizations(localizations('discordCommands.lookalike_face.name'))
-      .setDescription(englishOf('discordCommands.lookalike_face.description'))
-      .setDescriptionLocalizations(localizations('discordCommands.lookalike_face.description'))
-      .setMaxLength(10),
-  )
+  .addStringOption((o) => localized(o.setName('face'), 'discordCommands.lookalike_face').setMaxLength(10))
   .setContexts(...EVERYWHERE)
   .setIntegrationTypes(...BOTH_INSTALLS);
 
@@ -75,13 +47,7 @@ export async function execute(interaction: ChatInputCommandInteraction, deps: Di
     return requestLookalike({ interaction, source: verdict.source, subject: { kind: 'you' }, face, genderOption }, deps);
   }
 
-  const picked = interaction.options.getUser('user');
-  const user = picked ?? interaction.user;
-  const member = picked ? interaction.options.getMember('user') : interaction.member;
-  const guildMember = member instanceof GuildMember ? member : null;
-  const self = user.id === interaction.user.id;
-  const name = guildMember?.displayName ?? user.displayName;
-  const source = avatarSource(user, guildMember);
+  const { source, self, name } = chosenAvatar(interaction);
   if (!source) {
     await refuse(interaction, discordReplyText(t, 'no_avatar', self ? {} : { who: name }));
     return;

@@ -1,7 +1,6 @@
-import { GuildMember, SlashCommandBuilder, type ChatInputCommandInteraction, type CommandInteraction } from 'discord.js';
+import { SlashCommandBuilder, type ChatInputCommandInteraction, type CommandInteraction } from 'discord.js';
 import type { FaceChoice, MorphReport } from '../../../core/engineTypes.ts';
 import type { Result } from '../../../core/result.ts';
-import { DownloadError, downloadUrl } from '../../shared/download.ts';
 import { parseFaceChoice } from '../../shared/faceChoice.ts';
 import { celebrityName, percent } from '../../shared/format.ts';
 import type { Translate } from '../../shared/i18n.ts';
@@ -9,9 +8,9 @@ import type { Admitted } from '../../shared/limits.ts';
 import { isOperatorFailure, reportInternalError } from '../../shared/replies.ts';
 import { admitAndDefer } from '../admit.ts';
 import type { DiscordBotDeps } from '../deps.ts';
-import { englishOf, genderFor, localizations, tFor } from '../language.ts';
-import { avatarSource, judgeAttachment, type PhotoSource } from '../media.ts';
-import { refuseAttachment } from '../photoRequest.ts';
+import { genderFor, localized, tFor } from '../language.ts';
+import { chosenAvatar, judgeAttachment, type PhotoSource } from '../media.ts';
+import { download, refuseAttachment } from '../photoRequest.ts';
 import { refuse } from '../respond.ts';
 import { discordReplyText } from '../texts.ts';
 import { BOTH_INSTALLS, EVERYWHERE } from './contexts.ts';
@@ -22,33 +21,10 @@ import { BOTH_INSTALLS, EVERYWHERE } from './contexts.ts';
 
 export const MORPH_FILE_NAME = 'morph.gif';
 
-export const data = new SlashCommandBuilder()
-  .setName('morph')
-  .setNameLocalizations(localizations('discordCommands.morph.name'))
-  .setDescription(englishOf('discordCommands.morph.description'))
-  .setDescriptionLocalizations(localizations('discordCommands.morph.description'))
-  .addAttachmentOption((o) =>
-    o
-      .setName('image')
-      .setNameLocalizations(localizations('discordCommands.morph_image.name'))
-      .setDescription(englishOf('discordCommands.morph_image.description'))
-      .setDescriptionLocalizations(localizations('discordCommands.morph_image.description')),
-  )
-  .addUserOption((o) =>
-    o
-      .setName('user')
-      .setNameLocalizations(localizations('discordCommands.morph_user.name'))
-      .setDescription(englishOf('discordCommands.morph_user.description'))
-      .setDescriptionLocalizations(localizations('discordCommands.morph_user.description')),
-  )
-  .addStringOption((o) =>
-    o
-      .setName('face')
-      .setNameLocalizations(localizations('discordCommands.lookalike_face.name'))
-      .setDescription(englishOf('discordCommands.lookalike_face.description'))
-      .setDescriptionLocalizations(localizations('discordCommands.lookalike_face.description'))
-      .setMaxLength(10),
-  )
+export const data = localized(new SlashCommandBuilder().setName('morph'), 'discordCommands.morph')
+  .addAttachmentOption((o) => localized(o.setName('image'), 'discordCommands.morph_image'))
+  .addUserOption((o) => localized(o.setName('user'), 'discordCommands.morph_user'))
+  .addStringOption((o) => localized(o.setName('face'), 'discordCommands.lookalike_face').setMaxLength(10))
   .setContexts(...EVERYWHERE)
   .setIntegrationTypes(...BOTH_INSTALLS);
 
@@ -67,11 +43,9 @@ export async function execute(interaction: ChatInputCommandInteraction, deps: Di
     }
     source = verdict.source;
   } else {
-    const picked = interaction.options.getUser('user');
-    const user = picked ?? interaction.user;
-    const member = picked ? interaction.options.getMember('user') : interaction.member;
-    source = avatarSource(user, member instanceof GuildMember ? member : null);
-    if (!source) return refuse(interaction, discordReplyText(t, 'no_avatar', picked && picked.id !== interaction.user.id ? { who: picked.displayName } : {}));
+    const avatar = chosenAvatar(interaction);
+    source = avatar.source;
+    if (!source) return refuse(interaction, discordReplyText(t, 'no_avatar', avatar.self ? {} : { who: avatar.name }));
   }
   const from = source;
   return admitAndDefer(interaction, deps, (admission) => answerMorph(interaction, from, face, admission, deps, t), { kind: 'morph', source, ...(face !== undefined ? { face } : {}) });
@@ -87,21 +61,11 @@ export async function answerMorph(
   t: Translate,
 ): Promise<void> {
   const context = { interactionId: interaction.id, guildId: interaction.guildId, userId: interaction.user.id, morph: true };
-  const url = source.url;
   try {
     const gender = await genderFor(deps, interaction.user.id, null);
     const outcome = await admission.run(async (signal): Promise<Result<MorphReport> | 'download_failed'> => {
-      let bytes;
-      try {
-        bytes = await downloadUrl(url, { maxBytes: deps.maxFileBytes, signal });
-      } catch (err) {
-        if (err instanceof DownloadError) {
-          deps.log.warn({ status: err.status, source: source.kind }, 'download failed');
-          return 'download_failed';
-        }
-        throw err;
-      }
-      if (!bytes.ok) return bytes;
+      const bytes = await download(source, deps, signal);
+      if (bytes === 'download_failed' || !bytes.ok) return bytes;
       return deps.engine.morph!(bytes.value, { format: 'gif', maxBytes: deps.maxFileBytes, signal, ...(gender ? { gender } : {}), ...(face !== undefined ? { face } : {}) });
     });
     if (outcome.status === 'timeout') {

@@ -1,13 +1,10 @@
 import { SlashCommandBuilder, type ChatInputCommandInteraction } from 'discord.js';
 import { PLATFORM, type DiscordBotDeps } from '../deps.ts';
-import { englishOf, localizations, tFor } from '../language.ts';
+import { localized, tFor } from '../language.ts';
 import { replyPrivately } from '../respond.ts';
 import { BOTH_INSTALLS, EVERYWHERE } from './contexts.ts';
 
-export const data = new SlashCommandBuilder().setName('show')
-  .setNameLocalizations(localizations('discordCommands.show.name'))
-  .setDescription(englishOf('discordCommands.show.description'))
-  .setDescriptionLocalizations(localizations('discordCommands.show.description'))
+export const data = localized(new SlashCommandBuilder().setName('show'), 'discordCommands.show')
   .setContexts(...EVERYWHERE)
   .setIntegrationTypes(...BOTH_INSTALLS);
 
