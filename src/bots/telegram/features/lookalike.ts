@@ -7,7 +7,7 @@ import { bestMatch, celebrityName, htmlMarkup, matchCaption } from '../../shared
 import { pictureLabels, type Translate } from '../../shared/i18n.ts';
 import type { Admitted } from '../../shared/limits.ts';
 import { recordRefusal } from '../../../metrics.ts';
-import { isOperatorFailure, replyText, reportInternalError, type ReplyCode } from '../../shared/replies.ts';
+import { isOperatorFailure, replyText, reportInternalError } from '../../shared/replies.ts';
 import { asksForLookalike, mentionsBot } from '../addressing.ts';
 import { keepChatAction } from '../chatAction.ts';
 import { CAPTION_LIMIT, PLATFORM, type TelegramBotDeps } from '../deps.ts';
@@ -16,6 +16,7 @@ import { downloadFile, hasMedia, limitToName, pickMedia, type PickedMedia } from
 import { recordResult } from '../recordResult.ts';
 import { photoJob } from '../jobs.ts';
 import { sendPicture, sendReply } from '../respond.ts';
+import { gate, sizeRefusal } from '../gate.ts';
 
 // The look-alike itself. In a private chat every photo (or image file) is for the bot. In a group only
 // a photo whose caption is /lookalike or mentions the bot, or /lookalike sent as a reply to a photo.
@@ -72,16 +73,11 @@ export function lookalikeFeature(deps: TelegramBotDeps): Composer<Context> {
 async function accept(deps: TelegramBotDeps, req: Request): Promise<void> {
   const t = tFor(req.from);
   const context = { chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo };
-  const refuse = (code: ReplyCode, retryAfterSec?: number) =>
-    sendReply(req.telegram, req.chat.id, req.replyTo, replyText(t, code, { maxFileBytes: deps.photoMaxBytes, ...(retryAfterSec ? { retryAfterSec } : {}) }));
-  const reject = (code: ReplyCode) => {
-    recordRefusal(deps.log, PLATFORM, code, context);
-    return refuse(code);
-  };
+  const { reject, admit } = gate(deps, req, t, context, deps.photoMaxBytes);
 
   if (req.media.kind === 'unsupported') return reject('unsupported_file');
-  if (req.media.size === 0) return reject('empty_file');
-  if (req.media.size !== undefined && req.media.size > deps.photoMaxBytes) return reject('file_too_large');
+  const tooLarge = sizeRefusal(req.media.size, deps.photoMaxBytes);
+  if (tooLarge) return reject(tooLarge);
   const face = parseFaceChoice(commandArgument(req.asked));
   if (face === null) {
     recordRefusal(deps.log, PLATFORM, 'bad_face_choice', context);
@@ -89,18 +85,12 @@ async function accept(deps: TelegramBotDeps, req: Request): Promise<void> {
   }
 
   const fileId = req.media.fileId;
-  const admission = await deps.router.admit({
-    platform: PLATFORM,
-    userKey: `${PLATFORM}:${req.from.id}`,
-    context,
+  return admit({
     local: (admitted) => answer(deps, req, fileId, admitted, t, face),
     // The worker answers in the user's language (from.language_code travels in the job) and reads their
     // gender setting from the shared database; the face choice travels in the job.
     remote: async () => photoJob(req, fileId, face),
   });
-  if (admission.status === 'rate_limited') return refuse('rate_limited', admission.retryAfterSec);
-  if (admission.status === 'busy') return refuse('busy');
-  deps.jobs.track(admission.done);
 }
 
 /** Downloads, matches and answers: in the bot's process, or on a worker (worker.ts). */

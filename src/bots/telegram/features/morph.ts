@@ -6,10 +6,11 @@ import { commandArgument, parseFaceChoice } from '../../shared/faceChoice.ts';
 import { celebrityName, htmlMarkup, percent } from '../../shared/format.ts';
 import type { Translate } from '../../shared/i18n.ts';
 import type { Admitted } from '../../shared/limits.ts';
-import { isOperatorFailure, replyText, reportInternalError, type ReplyCode } from '../../shared/replies.ts';
+import { isOperatorFailure, replyText, reportInternalError } from '../../shared/replies.ts';
 import { leadingCommand } from '../addressing.ts';
 import { keepChatAction } from '../chatAction.ts';
 import { PLATFORM, type TelegramBotDeps } from '../deps.ts';
+import { gate, sizeRefusal } from '../gate.ts';
 import { genderFor, tFor } from '../language.ts';
 import { downloadFile, hasMedia, limitToName, pickMedia, type PickedMedia } from '../media.ts';
 import { replyParameters, sendReply } from '../respond.ts';
@@ -51,16 +52,11 @@ export function morphFeature(deps: TelegramBotDeps): Composer<Context> {
 async function accept(deps: TelegramBotDeps, req: MorphRequest): Promise<void> {
   const t = tFor(req.from);
   const context = { chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo, morph: true };
-  const refuse = (code: ReplyCode, retryAfterSec?: number) =>
-    sendReply(req.telegram, req.chat.id, req.replyTo, replyText(t, code, { maxFileBytes: deps.photoMaxBytes, ...(retryAfterSec ? { retryAfterSec } : {}) }));
-  const reject = (code: ReplyCode) => {
-    recordRefusal(deps.log, PLATFORM, code, context);
-    return refuse(code);
-  };
+  const { reject, admit } = gate(deps, req, t, context, deps.photoMaxBytes);
   if (!req.media) return sendReply(req.telegram, req.chat.id, req.replyTo, t('morph.no_photo'));
   if (req.media.kind === 'unsupported') return reject('unsupported_file');
-  if (req.media.size === 0) return reject('empty_file');
-  if (req.media.size !== undefined && req.media.size > deps.photoMaxBytes) return reject('file_too_large');
+  const tooLarge = sizeRefusal(req.media.size, deps.photoMaxBytes);
+  if (tooLarge) return reject(tooLarge);
   if (!deps.engine.morph) return reject('no_index');
   const face = parseFaceChoice(commandArgument(req.asked));
   if (face === null) {
@@ -68,16 +64,10 @@ async function accept(deps: TelegramBotDeps, req: MorphRequest): Promise<void> {
     return sendReply(req.telegram, req.chat.id, req.replyTo, t('reply.bad_face_choice'));
   }
   const fileId = req.media.fileId;
-  const admission = await deps.router.admit({
-    platform: PLATFORM,
-    userKey: `${PLATFORM}:${req.from.id}`,
-    context,
+  return admit({
     local: (admitted) => answer(deps, req, fileId, admitted, t, face),
     remote: async () => morphJob(req, fileId, face),
   });
-  if (admission.status === 'rate_limited') return refuse('rate_limited', admission.retryAfterSec);
-  if (admission.status === 'busy') return refuse('busy');
-  deps.jobs.track(admission.done);
 }
 
 /** Downloads, morphs and answers: in the bot's process, or on a worker (worker.ts). */

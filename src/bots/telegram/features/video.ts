@@ -6,16 +6,16 @@ import { EditThrottle } from '../../shared/editThrottle.ts';
 import { bestMatch, celebrityName, htmlMarkup, matchCaption } from '../../shared/format.ts';
 import { pictureLabels, type Translate } from '../../shared/i18n.ts';
 import type { Admitted } from '../../shared/limits.ts';
-import { isOperatorFailure, replyText, reportInternalError, type ReplyCode } from '../../shared/replies.ts';
+import { isOperatorFailure, replyText, reportInternalError } from '../../shared/replies.ts';
 import { doneText, progressText, watchingText } from '../../shared/videoReplies.ts';
 import { asksForLookalike } from '../addressing.ts';
-import { CAPTION_LIMIT, PLATFORM, type TelegramBotDeps } from '../deps.ts';
+import { CAPTION_LIMIT, type TelegramBotDeps } from '../deps.ts';
+import { gate, sizeRefusal } from '../gate.ts';
 import { genderFor, tFor } from '../language.ts';
 import { limitToName, openFile } from '../media.ts';
 import { recordResult } from '../recordResult.ts';
 import { replyParameters, sendPicture, sendReply } from '../respond.ts';
 import { videoJob } from '../jobs.ts';
-import { recordRefusal } from '../../../metrics.ts';
 
 // Live matching of video notes, videos, animations, and MP4 or GIF files sent as documents: "Watching..." at once, that message edited with
 // the best match so far while the video streams through the engine, then the reply picture. In a group
@@ -96,19 +96,11 @@ export function videoFeature(deps: TelegramBotDeps): Composer<Context> {
 async function accept(deps: TelegramBotDeps, req: VideoRequest): Promise<void> {
   const t = tFor(req.from);
   const context = { chatId: req.chat.id, userId: req.from.id, messageId: req.replyTo, video: true };
-  const refuse = (code: ReplyCode, retryAfterSec?: number) =>
-    sendReply(req.telegram, req.chat.id, req.replyTo, replyText(t, code, { maxFileBytes: deps.videoMaxBytes, ...(retryAfterSec ? { retryAfterSec } : {}) }));
-  const reject = (code: ReplyCode) => {
-    recordRefusal(deps.log, PLATFORM, code, context);
-    return refuse(code);
-  };
+  const { reject, admit } = gate(deps, req, t, context, deps.videoMaxBytes);
   if (req.duration !== undefined && req.duration > MAX_VIDEO_SECONDS) return reject('video_too_long');
-  if (req.size === 0) return reject('empty_file');
-  if (req.size !== undefined && req.size > deps.videoMaxBytes) return reject('file_too_large');
-  const admission = await deps.router.admit({
-    platform: PLATFORM,
-    userKey: `${PLATFORM}:${req.from.id}`,
-    context,
+  const tooLarge = sizeRefusal(req.size, deps.videoMaxBytes);
+  if (tooLarge) return reject(tooLarge);
+  return admit({
     local: (admitted) => watch(deps, req, admitted, t),
     // On a worker: "Watching..." goes out from here at once, in the user's language, and the worker edits it.
     remote: async () => {
@@ -116,9 +108,6 @@ async function accept(deps: TelegramBotDeps, req: VideoRequest): Promise<void> {
       return watchingId === null ? null : videoJob(req, watchingId);
     },
   });
-  if (admission.status === 'rate_limited') return refuse('rate_limited', admission.retryAfterSec);
-  if (admission.status === 'busy') return refuse('busy');
-  deps.jobs.track(admission.done);
 }
 
 /** "Watching..." first; if even that cannot be sent (bot blocked, muted, Telegram down) there is nobody to answer. */
