@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { Admitted, TaskOutcome } from '../bots/shared/limits.ts';
+import { deadline, type Admitted, type TaskOutcome } from '../bots/shared/limits.ts';
 import { observeAdmitted } from '../bots/shared/observe.ts';
 import type { Logger } from '../log.ts';
 import { metrics } from '../metrics.ts';
@@ -118,21 +118,14 @@ class TaskDeadline {
         used = true;
         const remaining = this.deadline - Date.now();
         if (remaining <= 0) return { status: 'timeout' };
-        const controller = new AbortController();
-        let timer: NodeJS.Timeout | undefined;
-        const timedOut = new Promise<'timeout'>((resolve) => {
-          timer = setTimeout(() => {
-            controller.abort(new Error('request timed out'));
-            resolve('timeout');
-          }, remaining);
-        });
-        const work = (async () => task(controller.signal))();
+        const { signal, timedOut, clear } = deadline(remaining);
+        const work = (async () => task(signal))();
         this.work = work.catch(() => {});
         try {
           const first = await Promise.race([work.then((value) => ({ value })), timedOut]);
           return first === 'timeout' ? { status: 'timeout' } : { status: 'done', value: first.value };
         } finally {
-          clearTimeout(timer);
+          clear();
         }
       },
     };

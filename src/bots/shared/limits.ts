@@ -148,15 +148,7 @@ export class RequestLimits {
   }
 
   private async runTask<T>(task: (signal: AbortSignal) => Promise<T>, arrivedAt: number, release: () => void): Promise<TaskOutcome<T>> {
-    const controller = new AbortController();
-    const remaining = Math.max(0, arrivedAt + this.options.timeoutMs - this.now());
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => {
-        controller.abort(new Error('request timed out'));
-        resolve('timeout');
-      }, remaining);
-    });
+    const { signal, timedOut, clear } = deadline(Math.max(0, arrivedAt + this.options.timeoutMs - this.now()));
     const waiting: Waiting = { start: () => {}, started: false, cancelled: false };
     const slot = new Promise<'slot'>((resolve) => {
       waiting.start = () => {
@@ -177,14 +169,14 @@ export class RequestLimits {
         if (!waiting.started) waiting.cancelled = true;
         return { status: 'timeout' };
       }
-      work = (async () => task(controller.signal))();
+      work = (async () => task(signal))();
       // A task that finishes after its timeout must not surface as an unhandled rejection.
       work.catch(() => {});
       const outcome = await Promise.race([work.then((value) => ({ value })), timedOut]);
       if (outcome === 'timeout') return { status: 'timeout' };
       return { status: 'done', value: outcome.value };
     } finally {
-      clearTimeout(timer);
+      clear();
       const freeSlot = () => {
         if (waiting.started) this.next();
         release();
@@ -215,4 +207,17 @@ export class RequestLimits {
       if (times.every((t) => t <= cutoff)) this.recent.delete(key);
     }
   }
+}
+
+/** A request's time limit: after `ms` its signal is aborted and `timedOut` resolves; clear() when it ends first. */
+export function deadline(ms: number): { signal: AbortSignal; timedOut: Promise<'timeout'>; clear: () => void } {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort(new Error('request timed out'));
+      resolve('timeout');
+    }, ms);
+  });
+  return { signal: controller.signal, timedOut, clear: () => clearTimeout(timer) };
 }
