@@ -12,6 +12,7 @@ import { fail } from '../src/core/result.ts';
 import { TELEGRAM_COMMANDS, runTelegramBot, telegramSettingsFromEnv } from '../src/bots/telegram/run.ts';
 import { TELEGRAM_DOWNLOAD_LIMIT_BYTES } from '../src/bots/telegram/bot.ts';
 import { openStore } from '../src/db/store.ts';
+import { freePort } from './support/localServer.ts';
 import { peopleDir } from './support/paths.ts';
 import { TelegramEmulator, type Message } from './support/telegramEmulator.ts';
 import { answerTo, answersTo, startHarness, unreachableEngine, withHarness } from './support/telegramHarness.ts';
@@ -516,11 +517,3 @@ describe('configuration from the environment', () => {
     }
   });
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}

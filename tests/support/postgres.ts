@@ -1,11 +1,11 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { aptInstall, freePort } from './localServer.ts';
 
 // A throwaway PostgreSQL cluster for one test run: its own data dir and socket dir under the system
 // temp dir, listening only on 127.0.0.1 on a free port, password-protected, removed when stopped.
@@ -49,28 +49,11 @@ export function postgresBinaries(): PostgresBinaries {
   if (!(isRoot() && process.env.CI === 'true')) {
     return { skip: `PostgreSQL server binaries not found under ${PG_ROOT}/*/bin (install Debian's postgresql package); PostgreSQL tests skipped` };
   }
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'postgresql'], { env, stdio: ['ignore', 2, 2] });
-  if (install().status !== 0) {
-    // A fresh CI image may have empty package lists.
-    spawnSync('apt-get', ['update'], { env, stdio: ['ignore', 2, 2] });
-    install();
-  }
+  aptInstall('postgresql');
   const installed = findBinDir();
   return installed ? { binDir: installed } : { skip: 'apt-get install postgresql failed; PostgreSQL tests skipped' };
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function postgresUser(): { uid: number; gid: number } {
   const id = (flag: string) => {

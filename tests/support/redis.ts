@@ -1,9 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { aptInstall, freePort } from './localServer.ts';
 
 // A throwaway Redis for one test file: Debian's redis-server on a free loopback port, no persistence,
 // its directory under the system temp dir, stopped (and the directory removed) when the test is done
@@ -26,28 +26,12 @@ export interface RedisServer {
 export function redisSkipReason(): string | undefined {
   if (existsSync(REDIS_SERVER)) return undefined;
   if (process.getuid?.() === 0 && process.env.CI === 'true') {
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    const install = () => spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'redis-server'], { env, stdio: ['ignore', 2, 2] });
-    if (install().status !== 0) {
-      spawnSync('apt-get', ['update'], { env, stdio: ['ignore', 2, 2] });
-      install();
-    }
+    aptInstall('redis-server');
     if (existsSync(REDIS_SERVER)) return undefined;
   }
   return `${REDIS_SERVER} not found (install Debian's redis-server package: npm run setup); Redis tests skipped`;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 export async function startRedis(): Promise<RedisServer> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'lookalike-redis-'));
