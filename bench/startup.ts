@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { TelegramEmulator } from '../tests/support/telegramEmulator.ts';
 import { peopleDir, repoRoot } from '../tests/support/paths.ts';
+import { startService } from '../tests/support/services.ts';
 import { loadNow, machine, median } from './stats.ts';
 import { writeSyntheticIndex, type SyntheticIndex } from './syntheticIndex.ts';
 
@@ -61,37 +62,18 @@ async function botFirstAnswer(dataDir: string, photo: Buffer): Promise<{ ms: num
     const message = await emu.sendPhoto(user, emu.privateChat(user), photo);
     const started = performance.now();
     const startedAt = Date.now();
-    const bot = spawn(process.execPath, [path.join(repoRoot, 'bin', 'lookalike.js'), 'bot', 'telegram'], {
-      cwd: repoRoot,
-      env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
-        // Info: its 'engine ready' line times the start's first part.
-        LOG_LEVEL: 'info',
-        TELEGRAM_BOT_TOKEN: emu.token,
-        TELEGRAM_API_ROOT: emu.apiRoot,
-        LOOKALIKE_DATA_DIR: dataDir,
-        LOOKALIKE_DEVICE: 'cpu',
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    let engineReadyAt = Number.NaN;
-    bot.stderr!.on('data', (chunk) => {
-      stderr = (stderr + String(chunk)).slice(-5000);
-      const ready = /"time":(\d+)[^\n]*"msg":"engine ready"/.exec(stderr);
-      if (ready && Number.isNaN(engineReadyAt)) engineReadyAt = Number(ready[1]);
-    });
+    // Info: its 'engine ready' line times the start's first part.
+    const bot = startService('bot', ['bot', 'telegram'], { TELEGRAM_BOT_TOKEN: emu.token, TELEGRAM_API_ROOT: emu.apiRoot, LOOKALIKE_DATA_DIR: dataDir });
     try {
       await emu.waitFor((c) => c.method === 'sendPhoto' && c.replyToMessageId === message.message_id, { timeoutMs: 120_000 });
       const ms = performance.now() - started;
-      const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${bot.pid}/status`, 'utf8'))?.[1] ?? 0);
-      return { ms, engineReadyMs: engineReadyAt - startedAt, rssMb: rssKb / 1024 };
+      const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${bot.child.pid}/status`, 'utf8'))?.[1] ?? 0);
+      const ready = bot.lines.find((l) => l.msg === 'engine ready')?.time;
+      return { ms, engineReadyMs: typeof ready === 'number' ? ready - startedAt : Number.NaN, rssMb: rssKb / 1024 };
     } catch (err) {
-      throw new Error(`no answer from the bot: ${(err as Error).message}\n${stderr}`);
+      throw new Error(`no answer from the bot: ${(err as Error).message}\n${bot.stderr().slice(-5000)}`);
     } finally {
-      bot.kill('SIGTERM');
-      await new Promise((resolve) => bot.once('exit', resolve));
+      await bot.stop();
     }
   } finally {
     await emu.close();

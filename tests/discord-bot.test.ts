@@ -441,6 +441,26 @@ describe('the bot as a user runs it: `lookalike bot discord`', () => {
     };
   }
 
+  /**
+   * `lookalike bot discord` configured for one server of the emulator; `registered` settles once it has
+   * registered its commands there (and fails if it exits first).
+   */
+  function startGuildBot(emu: DiscordEmulator, guildId: string, env: Record<string, string> = {}): CliRun & { registered: Promise<unknown> } {
+    const run = startCli(['bot', 'discord'], {
+      DISCORD_BOT_TOKEN: emu.token,
+      DISCORD_API_URL: emu.apiUrl,
+      DISCORD_GUILD_ID: guildId,
+      LOOKALIKE_DATA_DIR: indexDataDir,
+      LOOKALIKE_DEVICE: 'cpu',
+      ...env,
+    });
+    const registered = Promise.race([
+      emu.waitFor(() => (emu.guildCommands.get(guildId)?.length ?? 0) > 0, { timeoutMs: 60_000, what: 'guild commands' }),
+      run.exited.then((code) => assert.fail(`the bot exited (${code}) before registering its commands:\n${run.stderr()}`)),
+    ]);
+    return { ...run, registered };
+  }
+
   test('without DISCORD_BOT_TOKEN it stops at once with a message naming the variable; `lookalike bot` names both', async () => {
     const discord = startCli(['bot', 'discord'], { LOOKALIKE_DATA_DIR: indexDataDir });
     assert.equal(await discord.exitCode(), 2, discord.stderr());
@@ -455,18 +475,9 @@ describe('the bot as a user runs it: `lookalike bot discord`', () => {
     const guild = emu.createGuild('Dev Server');
     const ivy = await emu.createUser({ username: 'ivy' });
     await emu.addMember(guild, ivy);
-    const run = startCli(['bot', 'discord'], {
-      DISCORD_BOT_TOKEN: emu.token,
-      DISCORD_API_URL: emu.apiUrl,
-      DISCORD_GUILD_ID: guild.id,
-      LOOKALIKE_DATA_DIR: indexDataDir,
-      LOOKALIKE_DEVICE: 'cpu',
-    });
+    const run = startGuildBot(emu, guild.id);
     try {
-      await Promise.race([
-        emu.waitFor(() => (emu.guildCommands.get(guild.id)?.length ?? 0) > 0, { timeoutMs: 60_000, what: 'guild commands' }),
-        run.exited.then((code) => assert.fail(`the bot exited (${code}) before registering its commands:\n${run.stderr()}`)),
-      ]);
+      await run.registered;
       assert.equal(emu.globalCommands.length, 0, 'DISCORD_GUILD_ID: nothing registered globally');
       const answer = await emu.answerTo(await emu.slashCommand(guild, ivy, 'lookalike', { image: { file: await photo('Angelina_Jolie') } }), 60_000);
       assertNames(answer, 'Angelina_Jolie');
@@ -555,19 +566,9 @@ describe('the bot as a user runs it: `lookalike bot discord`', () => {
     const guild = emu.createGuild('Privacy');
     const max = await emu.createUser({ username: 'max' });
     await emu.addMember(guild, max);
-    const run = startCli(['bot', 'discord'], {
-      DISCORD_BOT_TOKEN: emu.token,
-      DISCORD_API_URL: emu.apiUrl,
-      DISCORD_GUILD_ID: guild.id,
-      LOOKALIKE_DATA_DIR: indexDataDir,
-      LOOKALIKE_DEVICE: 'cpu',
-      LOG_LEVEL: 'debug',
-    });
+    const run = startGuildBot(emu, guild.id, { LOG_LEVEL: 'debug' });
     try {
-      await Promise.race([
-        emu.waitFor(() => (emu.guildCommands.get(guild.id)?.length ?? 0) > 0, { timeoutMs: 60_000, what: 'guild commands' }),
-        run.exited.then((code) => assert.fail(`the bot exited (${code}) before registering its commands:\n${run.stderr()}`)),
-      ]);
+      await run.registered;
       // The edit that carries the reply picture fails.
       emu.injectError({ method: 'PATCH', route: /\/messages\/@original$/, status: 400 });
       const ix = await emu.slashCommand(guild, max, 'lookalike', { image: { file: await photo('Angelina_Jolie') } });
@@ -593,18 +594,9 @@ describe('the bot as a user runs it: `lookalike bot discord`', () => {
   test('SIGTERM when the gateway is already gone: the process still ends within seconds', async () => {
     const emu = await DiscordEmulator.start();
     const guild = emu.createGuild('Gone');
-    const run = startCli(['bot', 'discord'], {
-      DISCORD_BOT_TOKEN: emu.token,
-      DISCORD_API_URL: emu.apiUrl,
-      DISCORD_GUILD_ID: guild.id,
-      LOOKALIKE_DATA_DIR: indexDataDir,
-      LOOKALIKE_DEVICE: 'cpu',
-    });
+    const run = startGuildBot(emu, guild.id);
     try {
-      await Promise.race([
-        emu.waitFor(() => (emu.guildCommands.get(guild.id)?.length ?? 0) > 0, { timeoutMs: 60_000, what: 'guild commands' }),
-        run.exited.then((code) => assert.fail(`the bot exited (${code}) before registering its commands:\n${run.stderr()}`)),
-      ]);
+      await run.registered;
       // Gateway and REST gone at once (a network cut, Discord down).
       await emu.close();
       await new Promise((resolve) => setTimeout(resolve, 500));
