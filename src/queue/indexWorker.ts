@@ -1,13 +1,12 @@
-import { Worker, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import type { Device } from '../config.ts';
 import { FacePool } from '../jobs/pool/facePool.ts';
 import { poolKey, toWire, type IndexJobData, type IndexJobResult } from '../jobs/pool/indexJobs.ts';
 import type { FaceTaskResult } from '../jobs/pool/messages.ts';
 import { addTimings, emptyTimings } from '../jobs/pool/prepareFace.ts';
 import type { Logger } from '../log.ts';
-import { metrics } from '../metrics.ts';
-import { workerName } from './matchWorker.ts';
-import { connectionOptions, INDEX_QUEUE, KEY_PREFIX, type QueueSettings } from './settings.ts';
+import { startQueueWorker, workerName } from './queueWorker.ts';
+import { INDEX_QUEUE, type QueueSettings } from './settings.ts';
 
 // The worker side of distributed index builds: one job at a time, its images spread over this
 // process's face threads (one model session each). The pool stays loaded between jobs of a build and
@@ -85,25 +84,7 @@ export function startIndexWorker(settings: QueueSettings, opts: IndexWorkerOptio
     }
   };
 
-  const worker = new Worker<IndexJobData, IndexJobResult>(INDEX_QUEUE, processJob, {
-    connection: connectionOptions(settings),
-    prefix: KEY_PREFIX,
-    name,
-    concurrency: 1,
-    lockDuration: settings.lockMs,
-    stalledInterval: settings.stalledIntervalMs,
-    maxStalledCount: 2,
-  });
-  worker.on('completed', () => metrics.job(INDEX_QUEUE, 'completed'));
-  worker.on('failed', (job, err) => {
-    metrics.job(INDEX_QUEUE, 'failed');
-    opts.log.error({ err, jobId: job?.id }, 'index job failed');
-  });
-  worker.on('stalled', (jobId) => {
-    metrics.job(INDEX_QUEUE, 'stalled');
-    opts.log.warn({ jobId }, 'index job stalled (its worker stopped); handed to another');
-  });
-  worker.on('error', (err) => opts.log.warn({ err }, 'index worker error'));
+  const worker = startQueueWorker<IndexJobData, IndexJobResult>(INDEX_QUEUE, processJob, settings, { name, concurrency: 1, log: opts.log, idField: 'jobId' });
 
   return {
     name,

@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import { Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { deadline, type Admitted, type TaskOutcome } from '../bots/shared/limits.ts';
@@ -7,7 +6,8 @@ import type { Logger } from '../log.ts';
 import { metrics } from '../metrics.ts';
 import type { MatchJobData } from './matchJobs.ts';
 import { ReplyLedger } from './replyLedger.ts';
-import { connectionOptions, KEY_PREFIX, MATCH_QUEUE, type QueueSettings } from './settings.ts';
+import { MATCH_QUEUE, type QueueSettings } from './settings.ts';
+import { startQueueWorker, workerName } from './queueWorker.ts';
 
 // The worker side of match jobs: BullMQ hands a job to one of `concurrency` slots; the platform's
 // handler downloads the photo, matches it on this process's engine and answers the user itself, its
@@ -41,11 +41,6 @@ export interface MatchWorker {
   close(): Promise<void>;
 }
 
-/** The worker's name in Redis (BullMQ's processedBy): host and pid, so an operator can find the process. */
-export function workerName(): string {
-  return `${hostname()}-${process.pid}`;
-}
-
 export function startMatchWorker(settings: QueueSettings, opts: MatchWorkerOptions): MatchWorker {
   const name = workerName();
   const redis = new Redis(settings.redisUrl, { maxRetriesPerRequest: null });
@@ -74,25 +69,7 @@ export function startMatchWorker(settings: QueueSettings, opts: MatchWorkerOptio
     }
   };
 
-  const worker = new Worker<MatchJobData>(MATCH_QUEUE, processJob, {
-    connection: connectionOptions(settings),
-    prefix: KEY_PREFIX,
-    name,
-    concurrency: opts.concurrency,
-    lockDuration: settings.lockMs,
-    stalledInterval: settings.stalledIntervalMs,
-    maxStalledCount: 2,
-  });
-  worker.on('completed', () => metrics.job(MATCH_QUEUE, 'completed'));
-  worker.on('failed', (job, err) => {
-    metrics.job(MATCH_QUEUE, 'failed');
-    opts.log.error({ err, requestId: job?.id, attempts: job?.attemptsMade }, 'match job failed');
-  });
-  worker.on('stalled', (jobId) => {
-    metrics.job(MATCH_QUEUE, 'stalled');
-    opts.log.warn({ requestId: jobId }, 'match job stalled (its worker stopped); handed to another');
-  });
-  worker.on('error', (err) => opts.log.warn({ err }, 'match worker error'));
+  const worker = startQueueWorker<MatchJobData, void>(MATCH_QUEUE, processJob, settings, { name, concurrency: opts.concurrency, log: opts.log, idField: 'requestId' });
 
   return {
     worker,
