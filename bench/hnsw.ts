@@ -39,11 +39,13 @@ export function randomUnitVectors(n: number, dims: number, seed: number): Float3
   return data;
 }
 
-function exactTop1(data: Float32Array, dims: number, q: Float32Array): number {
+/** The index of the stored unit vector closest to q by exhaustive search, among those `allow` allows (all by default). */
+export function exactTop1(data: Float32Array, dims: number, q: Float32Array, allow?: (i: number) => boolean): number {
   let best = -Infinity;
   let bestIdx = -1;
   const n = data.length / dims;
   for (let i = 0; i < n; i++) {
+    if (allow && !allow(i)) continue;
     let dot = 0;
     const off = i * dims;
     for (let d = 0; d < dims; d++) dot += data[off + d]! * q[d]!;

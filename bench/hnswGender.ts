@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { VectorIndex } from '../src/core/runtime/hnsw.ts';
-import { randomUnitVectors } from './hnsw.ts';
+import { exactTop1, randomUnitVectors } from './hnsw.ts';
 import { median, rng } from './stats.ts';
 
 // The gallery's gender filter at IMDB-WIKI scale: one index searched with hnswlib's filter callback,
@@ -86,23 +86,6 @@ function jitter(centres: Float32Array, c: number, noise: Float32Array, k: number
   for (let d = 0; d < dims; d++) out[o * dims + d]! /= norm;
 }
 
-function exactBest(data: Float32Array, dims: number, q: Float32Array, allow: (i: number) => boolean): number {
-  let best = -Infinity;
-  let bestIdx = -1;
-  const n = data.length / dims;
-  for (let i = 0; i < n; i++) {
-    if (!allow(i)) continue;
-    let dot = 0;
-    const off = i * dims;
-    for (let d = 0; d < dims; d++) dot += data[off + d]! * q[d]!;
-    if (dot > best) {
-      best = dot;
-      bestIdx = i;
-    }
-  }
-  return bestIdx;
-}
-
 export async function benchHnswGender(n = 460_000, queries = 200, dims = 128, log = console.log): Promise<GenderBench> {
   const machine = `${os.cpus()[0]?.model.trim()} x${os.availableParallelism()}, load ${os.loadavg()[0]!.toFixed(1)}`;
   const g = shapedGallery(n, dims, 23);
@@ -133,7 +116,7 @@ export async function benchHnswGender(n = 460_000, queries = 200, dims = 128, lo
   const wanted = [FEMALE, MALE] as const;
   const truth = new Map<string, number>();
   for (let i = 0; i < queries; i++) {
-    for (const want of wanted) truth.set(`${i}/${want}`, exactBest(g.data, dims, query(i), (j) => g.gender[j] === want));
+    for (const want of wanted) truth.set(`${i}/${want}`, exactTop1(g.data, dims, query(i), (j) => g.gender[j] === want));
   }
   const share = (want: number) => g.gender.reduce((s, x) => s + (x === want ? 1 : 0), 0) / n;
 
