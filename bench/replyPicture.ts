@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { clearSpriteCache } from '../src/core/compose-layers.ts';
 import { composeReply, tileSizes, type ComposeMatch, type ComposeRow } from '../src/core/compose.ts';
 import { readImageFile } from '../src/core/decode.ts';
-import { displayTile, thumbnailJpeg, thumbnailTiles } from '../src/core/tiles.ts';
+import { thumbnailJpeg, thumbnailTiles } from '../src/core/tiles.ts';
+import { cropForDisplay } from '../src/core/faces.ts';
 import { sharp } from '../src/core/runtime/sharp.ts';
 import type { DetectedFace, RgbImage } from '../src/core/types.ts';
 import { loadPipeline } from '../tests/support/engine.ts';
@@ -81,7 +82,7 @@ export async function benchReplyPicture(runs = 30): Promise<ReplyPictureBench> {
   const names = ['Joe Biden', 'Angelina Jolie', 'Jim Parsons', 'Kaley Cuoco', 'Mayim Bialik'];
   const tiles = await thumbnailTiles(thumbs, thumbs.map((_, i) => (i === 0 ? sizes.face : sizes.thumb)));
   const matches: ComposeMatch[] = tiles.map((face, i) => ({ name: names[i]!, similarity: 80 - 6 * i, face: face! }));
-  const row: ComposeRow = { userFace: await displayTile(user!.image, user!.face.box, sizes.face), best: matches[0]!, runnersUp: matches.slice(1) };
+  const row: ComposeRow = { userFace: await cropForDisplay(user!.image, user!.face.box, sizes.face), best: matches[0]!, runnersUp: matches.slice(1) };
 
   let jpeg = await composeReply([row]);
   const times: number[] = [];

@@ -17,7 +17,7 @@ import { morphFrames, type MorphFace } from './morph.ts';
 import { loadModel } from './models/registry.ts';
 import { fail, ok, type Failure, type Result } from './result.ts';
 import type { Box, DetectedFace, RgbImage } from './types.ts';
-import { displayTile, thumbnailTiles } from './tiles.ts';
+import { thumbnailTiles } from './tiles.ts';
 import { matchVideoStream } from './video/matchVideo.ts';
 import type { VideoEvent, VideoInput, VideoMatchOptions } from './video/types.ts';
 
@@ -262,7 +262,7 @@ export class Engine implements LookalikeEngine {
     // The best match is drawn as large as the user's face, the runners-up as thumbnails.
     const wanted = shown.flatMap((f) => f.hits.map((hit, j) => ({ hit, size: j === 0 ? sizes.face : sizes.thumb })));
     const [users, matches] = await Promise.all([
-      Promise.all(shown.map(({ image, box }) => displayTile(image, box, sizes.face))),
+      Promise.all(shown.map(({ image, box }) => cropForDisplay(image, box, sizes.face))),
       this.galleryFaces(wanted.map((w) => w.hit), wanted.map((w) => w.size)),
     ]);
     let next = 0;
@@ -295,7 +295,7 @@ export class Engine implements LookalikeEngine {
   /** A gallery face cut from its source image, for a face without a usable thumbnail. */
   private async sourceFace({ faceId, image, box }: GalleryHit, size: number): Promise<RgbImage> {
     const source = await decodeImage(await readFile(image).catch(() => new Uint8Array()));
-    if (source.ok) return displayTile(source.value, box, size);
+    if (source.ok) return cropForDisplay(source.value, box, size);
     log.warn({ faceId, image }, 'gallery face unavailable; showing a blank tile');
     return { data: Buffer.alloc(size * size * 3, 48), width: size, height: size };
   }

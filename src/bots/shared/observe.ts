@@ -60,7 +60,7 @@ export function observeAdmitted(inner: Admitted, ctx: ObserveContext): Admitted 
   };
 }
 
-/** The engine with each match timed (stage `match`, platform `engine`: one engine may serve both bots). */
+/** The engine with each match and morph timed (platform `engine`: one engine may serve both bots). */
 export function observeEngine(engine: LookalikeEngine): LookalikeEngine {
   const timed: LookalikeEngine = {
     get modelId() {
@@ -69,30 +69,25 @@ export function observeEngine(engine: LookalikeEngine): LookalikeEngine {
     get gallerySize() {
       return engine.gallerySize;
     },
-    async match(bytes, opts) {
-      const t = performance.now();
-      try {
-        return await engine.match(bytes, opts);
-      } finally {
-        metrics.stage('engine', 'match', (performance.now() - t) / 1000);
-      }
-    },
+    match: (bytes, opts) => timeStage('match', () => engine.match(bytes, opts)),
     close: () => engine.close(),
   };
   if (engine.matchVideo) {
     timed.matchVideo = (input, opts) => timeVideo(engine.matchVideo!(input, opts));
   }
   if (engine.morph) {
-    timed.morph = async (bytes, opts) => {
-      const t = performance.now();
-      try {
-        return await engine.morph!(bytes, opts);
-      } finally {
-        metrics.stage('engine', 'morph', (performance.now() - t) / 1000);
-      }
-    };
+    timed.morph = (bytes, opts) => timeStage('morph', () => engine.morph!(bytes, opts));
   }
   return timed;
+}
+
+async function timeStage<T>(stage: 'match' | 'morph', work: () => Promise<T>): Promise<T> {
+  const t = performance.now();
+  try {
+    return await work();
+  } finally {
+    metrics.stage('engine', stage, (performance.now() - t) / 1000);
+  }
 }
 
 async function* timeVideo(events: AsyncIterable<VideoEvent>): AsyncIterable<VideoEvent> {
