@@ -157,3 +157,16 @@ test('an index build with worker threads, from a process with a 40 KB command li
   assert.equal(r.code, 0, `exit ${r.code} ${r.signal ?? ''}: ${r.stderr.slice(-500)}`);
   assert.match(r.stdout, /^faces [1-9]\d*$/m);
 });
+
+test('cli: a command loads only the libraries it uses (no chat client, queue or PostgreSQL driver for help or a match)', async () => {
+  const trace = { NODE_OPTIONS: `--import ${path.join(repoRoot, 'tests', 'support', 'packageTrace.mjs')}` };
+  const loaded = (stderr: string) => [...stderr.matchAll(/^package (\S+)$/gm)].map((m) => m[1]!);
+  const unused = ['telegraf', 'discord.js', 'bullmq', 'ioredis', 'rate-limiter-flexible', 'pg', 'protobufjs'];
+  for (const args of [['--help'], ['match', '--help'], ['index', 'build', '--help'], ['worker', '--help'], ['bot', '--help']]) {
+    const ran = await lookalike(args, trace);
+    assert.equal(ran.code, 0, ran.stderr);
+    const packages = loaded(ran.stderr);
+    assert.ok(packages.includes('commander'), `the trace saw the program's imports: ${packages.join(', ')}`);
+    assert.deepEqual(unused.filter((name) => packages.includes(name)), [], `lookalike ${args.join(' ')} loaded ${packages.join(', ')}`);
+  }
+});

@@ -7,6 +7,7 @@ import { Gallery } from '../src/core/gallery.ts';
 import { FaceRows } from '../src/core/galleryRows.ts';
 import { l2Normalise } from '../src/core/similarity.ts';
 import { IndexCorruptError } from '../src/core/errors.ts';
+import { readWhole } from '../src/core/readWhole.ts';
 
 function randomUnit(dims: number, seed: number): Float32Array {
   let s = seed;
@@ -155,6 +156,52 @@ test('gallery: faces.bin keeps every field (paths in any script, large thumbnail
     const faces = readFileSync(path.join(dir, 'faces.bin'));
     writeFileSync(path.join(dir, 'faces.bin'), faces.subarray(0, faces.length - 5));
     await assert.rejects(Gallery.open(dir), IndexCorruptError);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('gallery: an index read ahead (Gallery.prefetch) opens to the same faces; a missing one is left for open to report', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'gallery-prefetch-'));
+  try {
+    const alice = randomUnit(32, 1);
+    const g = Gallery.create(dir, info);
+    for (let i = 0; i < 50; i++) g.add({ name: `Person ${i % 7}`, image: `p${i}.jpg`, box, source: 'cascade' }, near(alice, 0.05 * (i + 1), 100 + i));
+    await g.save();
+    const plain = await Gallery.open(dir);
+    assert.ok(plain.ok);
+
+    Gallery.prefetch(dir);
+    const prefetched = await Gallery.open(dir);
+    assert.ok(prefetched.ok);
+    assert.equal(prefetched.value.size, 50);
+    assert.deepEqual(prefetched.value.search(alice, 5), plain.value.search(alice, 5));
+    // The read-ahead bytes are taken once: a later open reads the files again.
+    const again = await Gallery.open(dir);
+    assert.ok(again.ok);
+    assert.deepEqual(again.value.search(alice, 3), plain.value.search(alice, 3));
+
+    const missing = path.join(dir, 'nothing-here');
+    Gallery.prefetch(missing);
+    const opened = await Gallery.open(missing);
+    assert.equal(opened.ok ? 'ok' : opened.error.code, 'no_index');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('readWhole: a file read in parallel chunks is byte for byte the file; an empty file is empty; a missing one is refused', async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'read-whole-'));
+  try {
+    const bytes = Buffer.from(Array.from({ length: 1_000_003 }, (_, i) => (i * 7919) % 251));
+    const file = path.join(dir, 'data.bin');
+    writeFileSync(file, bytes);
+    for (const [parallel, chunkBytes] of [[1, 4096], [3, 65_536], [8, 1_000_000], [2, 10_000_000]] as const) {
+      assert.ok((await readWhole(file, { parallel, chunkBytes })).equals(bytes), `parallel ${parallel}, chunks of ${chunkBytes}`);
+    }
+    writeFileSync(path.join(dir, 'empty.bin'), '');
+    assert.equal((await readWhole(path.join(dir, 'empty.bin'))).length, 0);
+    await assert.rejects(readWhole(path.join(dir, 'missing.bin')), /ENOENT/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

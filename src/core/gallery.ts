@@ -1,5 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync, writeSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { DetectorName } from './detect/detector.ts';
 import { IndexCorruptError } from './errors.ts';
@@ -7,6 +6,8 @@ import type { Alignment } from './faces.ts';
 import type { Precision } from './models/embedder.ts';
 import { FaceRows, type FaceRow as GalleryRow } from './galleryRows.ts';
 import { fail, ok, type Result } from './result.ts';
+import { HnswFile } from './hnswFile.ts';
+import { readWhole } from './readWhole.ts';
 import { VectorIndex } from './runtime/hnsw.ts';
 import { bestPerIdentity, toPercent } from './similarity.ts';
 import type { Box } from './types.ts';
@@ -89,6 +90,16 @@ export interface OpeningGallery {
   load(): Promise<Gallery>;
 }
 
+/** Index files whose reading Gallery.prefetch started, by path; taken once. */
+const prefetched = new Map<string, Promise<Buffer>>();
+
+/** A large index file's bytes: the read Gallery.prefetch started, or a new one. */
+function indexFileBytes(file: string): Promise<Buffer> {
+  const started = prefetched.get(file);
+  prefetched.delete(file);
+  return started ?? readWhole(file);
+}
+
 export class Gallery {
   private readonly identityIds = new Map<string, number>();
   private thumbsFd: number | null = null;
@@ -119,6 +130,28 @@ export class Gallery {
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, THUMBS), '');
     return new Gallery(dir, info, VectorIndex.create(info.dims, capacity), [], FaceRows.fromArray<FaceSource>([]), new Date().toISOString());
+  }
+
+  /**
+   * Starts reading an index's large files (faces.hnsw, faces.bin) now; the next open of the index takes
+   * the bytes. A service calls it first, before it imports its chat client and loads its models, so that
+   * the reads overlap with them: at IMDB's size they are the largest part of the start-up
+   * (bench/startup.ts). Only for an index that will be opened: the bytes are held until then.
+   */
+  static prefetch(dir: string): void {
+    for (const name of [VECTORS, FACES]) {
+      const file = path.join(dir, name);
+      let size: number;
+      try {
+        size = statSync(file).size;
+      } catch {
+        continue; // opening the index reports it
+      }
+      if (size > HnswFile.maxBytes || prefetched.has(file)) continue;
+      const reading = readWhole(file);
+      reading.catch(() => undefined);
+      prefetched.set(file, reading);
+    }
   }
 
   static async open(dir: string): Promise<Result<Gallery>> {
@@ -162,7 +195,7 @@ export class Gallery {
 
   private static async load(dir: string, meta: MetaFile, faceCount: number, info: GalleryInfo): Promise<Gallery> {
     // The vectors and the face table are read at the same time (the vectors on libuv's threads).
-    const vectorsLoading = VectorIndex.load(path.join(dir, VECTORS), meta.dims);
+    const vectorsLoading = VectorIndex.load(path.join(dir, VECTORS), meta.dims, {}, indexFileBytes);
     vectorsLoading.catch(() => undefined);
     let rows: FaceRows<FaceSource>;
     if (meta.version === 1) {
@@ -171,7 +204,7 @@ export class Gallery {
       const facesPath = path.join(dir, FACES);
       let bytes: Buffer;
       try {
-        bytes = await readFile(facesPath);
+        bytes = await indexFileBytes(facesPath);
       } catch (err) {
         throw new IndexCorruptError(`${facesPath} cannot be read. Rebuild the index.`, { cause: err });
       }

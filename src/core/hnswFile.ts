@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { IndexCorruptError } from './errors.ts';
+import { readWhole } from './readWhole.ts';
 
 // Searching an hnswlib index file without hnswlib: the file (as hnswlib's saveIndex writes it,
 // hnswalg.h) read in one go and searched here with hnswlib's own algorithm (greedy descent through
@@ -91,7 +91,7 @@ class Heap {
 }
 
 export class HnswFile {
-  /** The largest file read() takes: one readFile (and Int32 word offsets) stop below 2 GiB. */
+  /** The largest file read() takes (2 GiB): a larger one is left to hnswlib, which streams it. */
   static readonly maxBytes = 2 ** 31 - 1;
   private visited: Uint32Array;
   /** Label to element, built the first time a label is not its element's position. */
@@ -120,8 +120,9 @@ export class HnswFile {
     this.visited = new Uint32Array(count);
   }
 
-  static async read(file: string, dims: number): Promise<HnswFile> {
-    const raw = await readFile(file);
+  /** Reads and checks `file`; `read` gives its bytes (by default read whole, readWhole.ts). */
+  static async read(file: string, dims: number, read: (file: string) => Promise<Buffer> = readWhole): Promise<HnswFile> {
+    const raw = await read(file);
     // Typed views need 4-byte alignment; a large file's buffer starts at 0, a small one may not.
     const buf = raw.byteOffset % 4 === 0 ? raw : Buffer.from(raw);
     const bad = (why: string) => new IndexCorruptError(`${file} is not an hnswlib index (${why}). Rebuild the index.`);

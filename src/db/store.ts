@@ -1,6 +1,5 @@
 import path from 'node:path';
 import { ConfigError } from '../core/errors.ts';
-import { openPgStore } from './store.pg.ts';
 import { openSqliteStore } from './store.sqlite.ts';
 import type { Store } from './types.ts';
 
@@ -35,6 +34,10 @@ export function databaseDialect(databaseUrl: string | undefined): DatabaseDialec
 
 /** Opens the store and applies any pending migrations before returning. */
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
-  if (databaseDialect(opts.databaseUrl) === 'postgres') return openPgStore(opts.databaseUrl!.trim());
+  if (databaseDialect(opts.databaseUrl) === 'postgres') {
+    // node-postgres and its Drizzle driver load only for a PostgreSQL store (about 0.2 s of every start otherwise).
+    const { openPgStore } = await import('./store.pg.ts');
+    return openPgStore(opts.databaseUrl!.trim());
+  }
   return openSqliteStore(path.join(path.resolve(opts.dataDir), SQLITE_FILE_NAME));
 }

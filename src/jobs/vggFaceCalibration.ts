@@ -5,11 +5,10 @@ import type { Device } from '../config.ts';
 import { alignFace } from '../core/align.ts';
 import { decodeImage } from '../core/decode.ts';
 import { loadDetector } from '../core/detect/detector.ts';
-import { VGG_FACE_TEMPLATE } from '../core/models/vggFace.ts';
+import { VGG_FACE_INPUT_SIZE as INPUT_SIZE, VGG_FACE_TEMPLATE } from '../core/models/vggFace.ts';
 import { fail, ok, type Result } from '../core/result.ts';
 import type { RgbImage } from '../core/types.ts';
 import { IMAGE_EXTENSIONS } from './galleryFolder.ts';
-import { INPUT_SIZE } from './vggFaceGraph.ts';
 
 // Calibration crops for VGG-Face's int8 graph: real faces, found and aligned exactly as the
 // pipeline will feed the model (BlazeFace keypoints, VGG-Face's template, 224 px), from a folder of

@@ -1,5 +1,6 @@
 import { GraphBuilder, floatTensor, type TensorData } from './onnx/graphBuilder.ts';
 import type { ModelProto } from './onnx/proto.ts';
+import { VGG_FACE_INPUT_SIZE } from '../core/models/vggFace.ts';
 
 // VGG-Face (Parkhi, Vedaldi & Zisserman, "Deep Face Recognition", BMVC 2015) as an ONNX graph: the
 // VGG16 layout trained on 2,622 identities, as deepface's Keras model and its vgg_face_weights.h5
@@ -20,7 +21,7 @@ import type { ModelProto } from './onnx/proto.ts';
 //   output 'fc7'   float32 [N, fc7 width], after ReLU, not normalised
 //   output 'fc8'   float32 [N, fc8 width], not normalised
 
-export const INPUT_SIZE = 224;
+export const INPUT_SIZE = VGG_FACE_INPUT_SIZE;
 /** Mean pixel of the VGG-Face training faces, in the BGR order the weights expect. */
 export const MEAN_BGR = [93.594, 104.7624, 129.1863] as const;
 const BLOCK_DEPTHS = [2, 2, 3, 3, 3] as const;

@@ -8,7 +8,8 @@ import { startMetricsServer, type MetricsServer } from '../../metrics.ts';
 import type { QueueSettings } from '../../queue/settings.ts';
 import { DEFAULT_LIMITS, type LimitsOptions } from './limits.ts';
 import { observeEngine } from './observe.ts';
-import { QueueRouter, WORKERS_ENGINE } from './queueRouter.ts';
+import type { QueueRouter } from './queueRouter.ts';
+import { WORKERS_ENGINE } from './workersEngine.ts';
 import type { RequestRouter } from './router.ts';
 
 // A bot as a process runs it: the engine on the data directory's index, the store, the bot on both;
@@ -93,7 +94,8 @@ export async function startBotService<R extends RunningBot>(
   };
   try {
     store = await openStore({ dataDir: opts.dataDir, ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}) });
-    if (opts.queue) router = new QueueRouter(opts.queue, { ...DEFAULT_LIMITS, ...opts.limits }, log);
+    // BullMQ and ioredis load only for a front end of the queue.
+    if (opts.queue) router = new (await import('./queueRouter.ts')).QueueRouter(opts.queue, { ...DEFAULT_LIMITS, ...opts.limits }, log);
     if (opts.metricsPort !== undefined) metricsServer = await startMetricsServer(opts.metricsPort, log);
     const running = await start({ engine, store, ...(router ? { router } : {}) });
     let closing: Promise<void> | undefined;

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Config } from '../../config.ts';
-import { openEngine } from '../../core/engine.ts';
+import { indexDir, openEngine } from '../../core/engine.ts';
+import { Gallery } from '../../core/gallery.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { openStore } from '../../db/store.ts';
 import type { Store } from '../../db/types.ts';
@@ -9,7 +10,7 @@ import { logger } from '../../log.ts';
 import type { RunningDiscordBot } from '../../bots/discord/run.ts';
 import { DEFAULT_LIMITS, limitsFromEnv, RequestLimits } from '../../bots/shared/limits.ts';
 import { observeEngine } from '../../bots/shared/observe.ts';
-import { QueueRouter, WORKERS_ENGINE } from '../../bots/shared/queueRouter.ts';
+import { WORKERS_ENGINE } from '../../bots/shared/workersEngine.ts';
 import { LocalRouter, type RequestRouter } from '../../bots/shared/router.ts';
 import { exitSoon } from '../../bots/shared/service.ts';
 import { metricsPortFromEnv, startMetricsServer, type MetricsServer } from '../../metrics.ts';
@@ -49,6 +50,8 @@ export function registerBotCommand(program: Command, config: Config): void {
         ...withDefined('queue', queueSettingsFromEnv()),
         ...withDefined('metricsPort', metricsPortFromEnv()),
       };
+      // A bot that matches here reads its index while it imports its chat client and loads its models.
+      if (!base.queue) Gallery.prefetch(indexDir(base.dataDir));
       switch (platform?.toLowerCase()) {
         case 'telegram': {
           const t = await telegram();
@@ -100,7 +103,8 @@ async function serveAllBots(base: ServiceBase, env: NodeJS.ProcessEnv = process.
     // One queue for both: a burst on one platform makes the other wait, not the machine overload.
     const limitOptions = limitsFromEnv(env);
     const limits = new RequestLimits(limitOptions);
-    router = base.queue ? new QueueRouter(base.queue, { ...DEFAULT_LIMITS, ...limitOptions }, log) : new LocalRouter(limits, log);
+    // BullMQ and ioredis load only for a front end of the queue.
+    router = base.queue ? new (await import('../../bots/shared/queueRouter.ts')).QueueRouter(base.queue, { ...DEFAULT_LIMITS, ...limitOptions }, log) : new LocalRouter(limits, log);
     if (base.metricsPort !== undefined) metricsServer = await startMetricsServer(base.metricsPort, log);
     if (t && telegramSettings) bots.push(await t.runTelegramBot(telegramSettings, { engine, store, limits, router }));
     // With DISCORD_SHARDS, the shards run inside this process (one engine), not under a ShardingManager.

@@ -2,7 +2,6 @@ import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Config } from '../../config.ts';
-import { buildIndex } from '../../jobs/buildIndex.ts';
 import { addImdbWikiBuildOptions, isImdbWikiBuild, runImdbWikiBuild, type ImdbWikiCliOptions } from './indexImdbWiki.ts';
 import { registerIndexReportCommand } from './indexReport.ts';
 import { DEFAULT_DETECTOR, type DetectorName } from '../../core/detect/detector.ts';
@@ -43,6 +42,7 @@ export function registerIndexCommands(program: Command, config: Config): void {
         Presets.shades_classic,
       );
       let started = false;
+      const { buildIndex } = await import('../../jobs/buildIndex.ts');
       const built = await buildIndex({
         folder,
         dataDir,

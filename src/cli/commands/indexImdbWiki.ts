@@ -3,9 +3,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { Presets, SingleBar } from 'cli-progress';
 import type { Config } from '../../config.ts';
 import type { DetectorName } from '../../core/detect/detector.ts';
-import { CheckpointMismatchError } from '../../jobs/imdbWiki/checkpoint.ts';
-import { buildImdbWikiIndex, type ImdbWikiBuildSummary } from '../../jobs/imdbWiki/buildImdbWikiIndex.ts';
-import { MatFormatError } from '../../jobs/imdbWiki/matFile.ts';
+import type { ImdbWikiBuildSummary } from '../../jobs/imdbWiki/buildImdbWikiIndex.ts';
 import { queueSettingsFromEnv } from '../../queue/settings.ts';
 import { say } from '../run.ts';
 import type { Precision } from '../../core/models/embedder.ts';
@@ -82,6 +80,10 @@ export async function runImdbWikiBuild(opts: ImdbWikiCliOptions, dataDir: string
     Presets.shades_classic,
   );
   let barStarted = false;
+  // The build's modules (models, the queue) load when a build runs, not with every command.
+  const { buildImdbWikiIndex } = await import('../../jobs/imdbWiki/buildImdbWikiIndex.ts');
+  const { MatFormatError } = await import('../../jobs/imdbWiki/matFile.ts');
+  const { CheckpointMismatchError } = await import('../../jobs/imdbWiki/checkpoint.ts');
   try {
     const built = await buildImdbWikiIndex({
       root,

@@ -4,10 +4,8 @@ import { checkHttpUrl, type Config } from '../../config.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { limitsFromEnv } from '../../bots/shared/limits.ts';
 import { exitSoon } from '../../bots/shared/service.ts';
-import { telegramSettingsFromEnv } from '../../bots/telegram/run.ts';
 import { logger } from '../../log.ts';
 import { metricsPortFromEnv } from '../../metrics.ts';
-import { startWorkerProcess } from '../../queue/workerProcess.ts';
 import { queueSettingsFromEnv } from '../../queue/settings.ts';
 import { dataDirOf } from '../options.ts';
 
@@ -26,6 +24,9 @@ export function registerWorkerCommand(program: Command, config: Config): void {
       if (!queue) throw new ConfigError('lookalike worker needs the queue: set LOOKALIKE_REDIS_URL (redis://host:port) or pass --redis');
       const limits = limitsFromEnv(process.env);
       // Without TELEGRAM_BOT_TOKEN a worker answers Discord requests only (they carry their own interaction token).
+      // The queue, the chat clients and the engine are imported here, not when any command starts (bot.ts says why).
+      const { telegramSettingsFromEnv } = await import('../../bots/telegram/run.ts');
+      const { startWorkerProcess } = await import('../../queue/workerProcess.ts');
       const telegram = process.env.TELEGRAM_BOT_TOKEN?.trim() ? telegramSettingsFromEnv(process.env) : undefined;
       const metricsPort = metricsPortFromEnv();
       const discordApiUrl = process.env.DISCORD_API_URL?.trim().replace(/\/+$/, '') || undefined;

@@ -21,7 +21,9 @@ export const MANIFEST_IDS: Record<Precision, string> = { fp32: 'vggface', int8: 
  * once real weights are converted, as was done for the default model.
  */
 export const SIMILARITY_FLOOR = 0;
-const INPUT_SIZE = 224;
+/** Side of the crops VGG-Face takes. */
+export const VGG_FACE_INPUT_SIZE = 224;
+const INPUT_SIZE = VGG_FACE_INPUT_SIZE;
 /** fc7 (4096-D, deepface's descriptor since 2024) unless the index or the user asks for fc8 (2622-D). */
 export const DEFAULT_DESCRIPTOR = '4096';
 export const DESCRIPTORS = ['4096', '2622'] as const;

@@ -47,9 +47,9 @@ export class VectorIndex {
    * A file past what one read can return (2 GiB: a 4096-D VGG-Face index of IMDB is about 7.6 GB) is
    * loaded by hnswlib, which streams it.
    */
-  static async load(file: string, dims: number, params: Partial<HnswParams> = {}): Promise<VectorIndex> {
+  static async load(file: string, dims: number, params: Partial<HnswParams> = {}, read?: (file: string) => Promise<Buffer>): Promise<VectorIndex> {
     if ((await stat(file)).size > HnswFile.maxBytes) return VectorIndex.loadWritable(file, dims, params);
-    return new VectorIndex(null, dims, params.efSearch ?? defaultHnswParams.efSearch, await HnswFile.read(file, dims));
+    return new VectorIndex(null, dims, params.efSearch ?? defaultHnswParams.efSearch, await HnswFile.read(file, dims, read));
   }
 
   /** A saved index loaded by hnswlib itself, to add to or to check the file reader against. */
