@@ -141,11 +141,15 @@ export class Engine implements LookalikeEngine {
    * faces, so the faces shown are the largest of those counted; a photo with more than `maxFaces` faces is
    * may be searched at a finer pyramid level than matching alone would need.
    */
-  private async findFaces(image: RgbImage, opts: { face?: FaceChoice; maxFaces?: number }): Promise<Result<{ found: number; chosen: (DescribedFace & { number: number })[] }>> {
+  private async findFaces(
+    image: RgbImage,
+    opts: { face?: FaceChoice; maxFaces?: number; onChosen?: (faces: readonly DetectedFace[]) => void },
+  ): Promise<Result<{ found: number; chosen: (DescribedFace & { number: number })[] }>> {
     const detected = await this.pipeline.detector.detect(image, matchSearch(MAX_FACES_COUNTED));
     if (detected.length === 0) return fail('no_face', 'No face found. Try a well-lit photo looking at the camera.');
     const chosen = chooseFaces(numberFromLeft(detected), opts.face, opts.maxFaces ?? 6, image);
     if (!chosen.ok) return chosen;
+    opts.onChosen?.(chosen.value);
     return ok({ found: detected.length, chosen: await describeDetected(image, chosen.value, this.model) });
   }
 
@@ -155,10 +159,19 @@ export class Engine implements LookalikeEngine {
     if (!gender.ok) return gender;
     // A request that has timed out stops at the next stage, so its slot is free for the next one.
     opts.signal?.throwIfAborted();
-    const faces = await this.findFaces(image, opts);
+    // The user's tiles for the reply picture are cut on libuv's threads while the faces are embedded.
+    let userTiles: Promise<RgbImage>[] = [];
+    const onChosen =
+      opts.composite === false
+        ? undefined
+        : (chosen: readonly DetectedFace[]) => {
+            userTiles = chosen.map((face) => cropForDisplay(image, face.box, tileSizes().face));
+            for (const tile of userTiles) tile.catch(() => undefined);
+          };
+    const faces = await this.findFaces(image, { ...opts, ...(onChosen ? { onChosen } : {}) });
     opts.signal?.throwIfAborted();
     if (!faces.ok) return faces;
-    const searched = faces.value.chosen.map((face) => ({ face, hits: this.search(face.descriptor, top, gender.value) }));
+    const searched = faces.value.chosen.map((face, i) => ({ face, hits: this.search(face.descriptor, top, gender.value), tile: userTiles[i] }));
     const results: FaceResult[] = searched.map(({ face, hits }) => ({
       number: face.number,
       box: face.box,
@@ -170,7 +183,7 @@ export class Engine implements LookalikeEngine {
       opts.composite === false
         ? null
         : await this.compose(
-            searched.map(({ face, hits }) => ({ image, box: face.box, hits, number: face.number })),
+            searched.map(({ face, hits, tile }) => ({ image, box: face.box, hits, number: face.number, ...(tile ? { tile } : {}) })),
             { labels: opts.labels, facesFound: faces.value.found },
           );
     return ok({ faces: results, facesFound: faces.value.found, composite, modelId: this.model.id });
@@ -253,7 +266,7 @@ export class Engine implements LookalikeEngine {
 
   /** One row per face: its picture (a photo, or a video's frame), its box there and its hits. */
   private async compose(
-    faces: { image: RgbImage; box: Box; hits: GalleryHit[]; number?: number }[],
+    faces: { image: RgbImage; box: Box; hits: GalleryHit[]; number?: number; tile?: Promise<RgbImage> }[],
     opts: { labels?: Partial<ComposeLabels>; facesFound?: number } = {},
   ): Promise<Buffer> {
     // Every face is cut or decoded at the size of its tile, all at once on libuv's threads.
@@ -262,7 +275,7 @@ export class Engine implements LookalikeEngine {
     // The best match is drawn as large as the user's face, the runners-up as thumbnails.
     const wanted = shown.flatMap((f) => f.hits.map((hit, j) => ({ hit, size: j === 0 ? sizes.face : sizes.thumb })));
     const [users, matches] = await Promise.all([
-      Promise.all(shown.map(({ image, box }) => cropForDisplay(image, box, sizes.face))),
+      Promise.all(shown.map(({ image, box, tile }) => tile ?? cropForDisplay(image, box, sizes.face))),
       this.galleryFaces(wanted.map((w) => w.hit), wanted.map((w) => w.size)),
     ]);
     let next = 0;
