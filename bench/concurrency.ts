@@ -40,9 +40,9 @@ interface Config {
 }
 
 export const CONFIGS: Config[] = [
-  { name: 'ORT 2 threads, shared embedding calls (shipped)', intraOpThreads: 2, batching: {} },
+  { name: 'ORT 2 threads, shared embedding calls (`match`, a process running one request at a time)', intraOpThreads: 2, batching: {} },
   { name: 'ORT 2 threads, each request alone (before)', intraOpThreads: 2, batching: false },
-  { name: 'ORT 1 thread, shared embedding calls', intraOpThreads: 1, batching: {} },
+  { name: 'ORT 1 thread, shared embedding calls (the bots and workers: 2 requests at once on 2 cores)', intraOpThreads: 1, batching: {} },
   { name: 'ORT 2 threads, shared calls after a 5 ms window', intraOpThreads: 2, batching: { windowMs: 5 } },
 ];
 

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.ts';
 import { composeReply } from '../src/core/compose.ts';
 import { decodeImage } from '../src/core/decode.ts';
-import { tryOpenEngine } from '../src/core/engine.ts';
+import { intraOpThreadsFor, tryOpenEngine } from '../src/core/engine.ts';
+import { DEFAULT_LIMITS } from '../src/bots/shared/limits.ts';
 import { chipForModel, cropForDisplay } from '../src/core/faces.ts';
 import { Gallery } from '../src/core/gallery.ts';
 import { listGalleryImages } from '../src/jobs/galleryFolder.ts';
@@ -35,6 +36,8 @@ export interface PipelineBench {
     cpuMs: number;
     /** The same without the reply picture. */
     noPictureMs: number;
+    /** The same photos through an engine opened as the bots open theirs (ORT threads shared out: intraOpThreadsFor). */
+    bot: { intraOpThreads: number; medianMs: number; p95Ms: number };
   };
   peer: { name: string; medianMs: number; cpuMs: number; faces: number; ourFaces: number };
   /** peer.medianMs / endToEnd.medianMs, medians of the same run. */
@@ -49,6 +52,10 @@ export async function benchPipeline(rounds = 2): Promise<PipelineBench> {
   const opened = await tryOpenEngine({ dataDir, modelsDir: config.modelsDir, device: 'cpu' });
   if (!opened.ok) throw new Error(opened.error.message);
   const engine = opened.value;
+  const botThreads = intraOpThreadsFor(DEFAULT_LIMITS.concurrency);
+  const botOpened = await tryOpenEngine({ dataDir, modelsDir: config.modelsDir, device: 'cpu', intraOpThreads: botThreads });
+  if (!botOpened.ok) throw new Error(botOpened.error.message);
+  const botEngine = botOpened.value;
   const galleryOpened = await Gallery.open(path.join(dataDir, 'index'));
   if (!galleryOpened.ok) throw new Error(galleryOpened.error.message);
   const gallery = galleryOpened.value;
@@ -86,11 +93,13 @@ export async function benchPipeline(rounds = 2): Promise<PipelineBench> {
   // Warm-up: arenas, pre-packed weights, wasm kernels, the reply picture's layouts and sprites.
   for (const { bytes } of big.slice(0, 3)) {
     await engine.match(bytes);
+    await botEngine.match(bytes);
     await peerOf(bytes);
   }
   const e2e: number[] = [];
   const e2eCpu: number[] = [];
   const bare: number[] = [];
+  const botMs: number[] = [];
   const peerMs: number[] = [];
   const peerCpu: number[] = [];
   let ourFaces = 0;
@@ -109,10 +118,13 @@ export async function benchPipeline(rounds = 2): Promise<PipelineBench> {
       if (round === 0) peerFaces += theirs.value.length;
       const [ms, result] = await timeMs(() => engine.match(bytes, { composite: false }));
       if (result.ok) bare.push(ms);
+      const [msBot, resultBot] = await timeMs(() => botEngine.match(bytes));
+      if (resultBot.ok) botMs.push(msBot);
     }
   }
-  await Promise.all([engine.close(), pipeline.dispose()]);
+  await Promise.all([engine.close(), botEngine.close(), pipeline.dispose()]);
   const sorted = [...e2e].sort((a, b) => a - b);
+  const botSorted = [...botMs].sort((a, b) => a - b);
   const endToEnd = {
     photos: big.length,
     megapixels: median(big.map((b) => b.mp)),
@@ -120,6 +132,7 @@ export async function benchPipeline(rounds = 2): Promise<PipelineBench> {
     p95Ms: sorted[Math.ceil(0.95 * sorted.length) - 1]!,
     cpuMs: median(e2eCpu),
     noPictureMs: median(bare),
+    bot: { intraOpThreads: botThreads, medianMs: median(botMs), p95Ms: botSorted[Math.ceil(0.95 * botSorted.length) - 1]! },
   };
   return {
     photos: t.decode.length,

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import type { Device } from '../config.ts';
-import { tryOpenEngine } from '../core/engine.ts';
+import { intraOpThreadsFor, tryOpenEngine } from '../core/engine.ts';
 import type { LookalikeEngine } from '../core/engineTypes.ts';
 import { openStore } from '../db/store.ts';
 import type { Store } from '../db/types.ts';
@@ -68,7 +68,7 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<Ru
     await engine?.close();
   };
   try {
-    const opened = await tryOpenEngine({ dataDir: opts.dataDir, modelsDir: opts.modelsDir, device: opts.device });
+    const opened = await tryOpenEngine({ dataDir: opts.dataDir, modelsDir: opts.modelsDir, device: opts.device, intraOpThreads: intraOpThreadsFor(opts.concurrency) });
     if (opened.ok) {
       engine = observeEngine(opened.value);
       store = await openStore({ dataDir: opts.dataDir, ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}) });

@@ -1,5 +1,5 @@
 import type { Device } from '../../config.ts';
-import { openEngine } from '../../core/engine.ts';
+import { intraOpThreadsFor, openEngine } from '../../core/engine.ts';
 import type { LookalikeEngine } from '../../core/engineTypes.ts';
 import { openStore } from '../../db/store.ts';
 import type { Store } from '../../db/types.ts';
@@ -82,7 +82,10 @@ export async function startBotService<R extends RunningBot>(
   log: Logger,
 ): Promise<BotService<R>> {
   // A front end of the queue matches nothing itself: no engine, no models, no index.
-  const engine = opts.queue ? WORKERS_ENGINE : observeEngine(await openEngine({ dataDir: opts.dataDir, modelsDir: opts.modelsDir, device: opts.device }));
+  const concurrent = opts.limits?.concurrency ?? DEFAULT_LIMITS.concurrency;
+  const engine = opts.queue
+    ? WORKERS_ENGINE
+    : observeEngine(await openEngine({ dataDir: opts.dataDir, modelsDir: opts.modelsDir, device: opts.device, intraOpThreads: intraOpThreadsFor(concurrent) }));
   let store: Store | undefined;
   let router: QueueRouter | undefined;
   let metricsServer: MetricsServer | undefined;

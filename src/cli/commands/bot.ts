@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Config } from '../../config.ts';
-import { indexDir, openEngine } from '../../core/engine.ts';
+import { indexDir, intraOpThreadsFor, openEngine } from '../../core/engine.ts';
 import { Gallery } from '../../core/gallery.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { openStore } from '../../db/store.ts';
@@ -81,7 +81,11 @@ async function serveAllBots(base: ServiceBase, env: NodeJS.ProcessEnv = process.
   const discordSettings = d?.discordSettingsFromEnv(env);
 
   // A front end of the queue (LOOKALIKE_REDIS_URL) loads no engine: the workers match.
-  const engine = base.queue ? WORKERS_ENGINE : observeEngine(await openEngine({ dataDir: base.dataDir, modelsDir: base.modelsDir, device: base.device }));
+  const limitOptions = limitsFromEnv(env);
+  const concurrent = limitOptions.concurrency ?? DEFAULT_LIMITS.concurrency;
+  const engine = base.queue
+    ? WORKERS_ENGINE
+    : observeEngine(await openEngine({ dataDir: base.dataDir, modelsDir: base.modelsDir, device: base.device, intraOpThreads: intraOpThreadsFor(concurrent) }));
   let store: Store | undefined;
   let router: RequestRouter | undefined;
   let metricsServer: MetricsServer | undefined;
@@ -101,7 +105,6 @@ async function serveAllBots(base: ServiceBase, env: NodeJS.ProcessEnv = process.
   try {
     store = await openStore({ dataDir: base.dataDir, ...(base.databaseUrl ? { databaseUrl: base.databaseUrl } : {}) });
     // One queue for both: a burst on one platform makes the other wait, not the machine overload.
-    const limitOptions = limitsFromEnv(env);
     const limits = new RequestLimits(limitOptions);
     // BullMQ and ioredis load only for a front end of the queue.
     router = base.queue ? new (await import('../../bots/shared/queueRouter.ts')).QueueRouter(base.queue, { ...DEFAULT_LIMITS, ...limitOptions }, log) : new LocalRouter(limits, log);
