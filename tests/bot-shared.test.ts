@@ -7,6 +7,7 @@ import { EditThrottle } from '../src/bots/shared/editThrottle.ts';
 import { translator } from '../src/bots/shared/i18n.ts';
 import { limitsFromEnv, RequestLimits, type Admitted } from '../src/bots/shared/limits.ts';
 import { replyText } from '../src/bots/shared/replies.ts';
+import { intraOpThreadsFor } from '../src/core/engine.ts';
 
 const t = translator('en');
 
@@ -271,4 +272,13 @@ test('every failure code has a short reply; the size limit is stated when known'
     assert.ok(!text.startsWith('reply.'), `${code} has a catalogue entry, got the key back`);
     assert.ok(text.length > 10 && text.length < 200, `${code}: ${text}`);
   }
+});
+
+test('ONNX Runtime threads: the cores are shared out among the requests a service runs at once, one each at least', () => {
+  assert.equal(intraOpThreadsFor(2, 2), 1, 'the bots\' default two on 2 cores');
+  assert.equal(intraOpThreadsFor(1, 2), 2, 'one request at a time keeps both cores');
+  assert.equal(intraOpThreadsFor(2, 8), 4);
+  assert.equal(intraOpThreadsFor(3, 8), 2);
+  assert.equal(intraOpThreadsFor(16, 2), 1, 'never none');
+  assert.equal(intraOpThreadsFor(0, 4), 4, 'a nonsense count counts as one');
 });

@@ -42,9 +42,10 @@ export interface EngineOptions {
 
 /**
  * ONNX Runtime threads per inference for a process that runs `concurrent` requests at once: the cores
- * shared out, at least one each. With two requests in flight on two cores, one thread each gave 5-14 %
- * more photos per second than two each, and a lower median latency, in two runs of bench/concurrency.ts;
- * alone, a request is as fast or faster with every core.
+ * shared out, at least one each. With two requests in flight on two cores, one thread each gave 5-38 %
+ * more photos per second than two each, and a lower median latency, in five runs of bench/concurrency.ts.
+ * A process running one request at a time keeps every core (on the 2-core bench VM one thread was faster
+ * even then in most runs; larger machines were not measured).
  */
 export function intraOpThreadsFor(concurrent: number, cores = availableParallelism()): number {
   return Math.max(1, Math.floor(cores / Math.max(1, Math.floor(concurrent))));
