@@ -177,7 +177,8 @@ export class Engine implements LookalikeEngine {
       opts.composite === false
         ? undefined
         : (chosen: readonly DetectedFace[]) => {
-            userTiles = chosen.map((face) => cropForDisplay(image, face.box, tileSizes().face));
+            const size = tileSizes().face;
+            userTiles = chosen.map((face) => cropForDisplay(image, face.box, size));
             for (const tile of userTiles) tile.catch(() => undefined);
           };
     const faces = await this.findFaces(image, { ...opts, ...(onChosen ? { onChosen } : {}) });

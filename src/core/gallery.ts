@@ -147,7 +147,8 @@ export class Gallery {
       } catch {
         continue; // opening the index reports it
       }
-      if (size > HnswFile.maxBytes || prefetched.has(file)) continue;
+      // A faces.hnsw past what one buffer holds is streamed by hnswlib when the index opens.
+      if ((name === VECTORS && size > HnswFile.maxBytes) || prefetched.has(file)) continue;
       const reading = readWhole(file);
       reading.catch(() => undefined);
       prefetched.set(file, reading);

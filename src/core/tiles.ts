@@ -47,25 +47,25 @@ export async function thumbnailTiles(jpegs: readonly Uint8Array[], sizes: readon
         .catch(() => null);
       if (!decoded || decoded.info.width !== side || decoded.info.height !== side || decoded.info.channels !== 3) return null;
       if (size === side) return { data: decoded.data, width: side, height: side };
-      return 2 * size === side ? halve(decoded.data, side, 0, side) : enlarge(decoded.data, side, 0, side, size);
+      return 2 * size === side ? halve(decoded.data, side) : enlarge(decoded.data, side, size);
     }),
   );
 }
 
-/** The side x side square at column x0 of a packed RGB strip, averaged over 2x2 blocks. */
-function halve(strip: Buffer, stripWidth: number, x0: number, side: number): RgbImage {
+/** A side x side packed RGB square, averaged over 2x2 blocks. */
+function halve(pixels: Buffer, side: number): RgbImage {
   const half = side / 2;
   const data = Buffer.alloc(half * half * 3);
-  const row = stripWidth * 3;
+  const row = side * 3;
   for (let y = 0; y < half; y++) {
-    const top = 2 * y * row + x0 * 3;
+    const top = 2 * y * row;
     let o = y * half * 3;
     for (let x = 0; x < half; x++, o += 3) {
       const a = top + 6 * x;
       const b = a + row;
-      data[o] = (strip[a]! + strip[a + 3]! + strip[b]! + strip[b + 3]! + 2) >> 2;
-      data[o + 1] = (strip[a + 1]! + strip[a + 4]! + strip[b + 1]! + strip[b + 4]! + 2) >> 2;
-      data[o + 2] = (strip[a + 2]! + strip[a + 5]! + strip[b + 2]! + strip[b + 5]! + 2) >> 2;
+      data[o] = (pixels[a]! + pixels[a + 3]! + pixels[b]! + pixels[b + 3]! + 2) >> 2;
+      data[o + 1] = (pixels[a + 1]! + pixels[a + 4]! + pixels[b + 1]! + pixels[b + 4]! + 2) >> 2;
+      data[o + 2] = (pixels[a + 2]! + pixels[a + 5]! + pixels[b + 2]! + pixels[b + 5]! + 2) >> 2;
     }
   }
   return { data, width: half, height: half };
@@ -79,10 +79,10 @@ function cubicWeights(t: number): [number, number, number, number] {
 }
 
 /**
- * The side x side square at column x0 of a packed RGB strip, enlarged to size x size by a separable
- * Catmull-Rom filter (as sharp's cubic kernel; pixel centres aligned, edges repeated).
+ * A side x side packed RGB square enlarged to size x size by a separable Catmull-Rom filter (pixel
+ * centres aligned, edges repeated).
  */
-function enlarge(strip: Buffer, stripWidth: number, x0: number, side: number, size: number): RgbImage {
+function enlarge(pixels: Buffer, side: number, size: number): RgbImage {
   // Per output column (and row): its four source neighbours (edges repeated) and their weights.
   const taps = new Int32Array(4 * size);
   const weights = new Float32Array(4 * size);
@@ -98,9 +98,9 @@ function enlarge(strip: Buffer, stripWidth: number, x0: number, side: number, si
   }
   // Rows first: side rows of size pixels, as floats.
   const across = new Float32Array(side * size * 3);
-  const row = stripWidth * 3;
+  const row = side * 3;
   for (let y = 0; y < side; y++) {
-    const src = y * row + x0 * 3;
+    const src = y * row;
     let o = y * size * 3;
     for (let x = 0, t = 0; x < size; x++, t += 4, o += 3) {
       const a = src + 3 * taps[t]!;
@@ -111,9 +111,9 @@ function enlarge(strip: Buffer, stripWidth: number, x0: number, side: number, si
       const w1 = weights[t + 1]!;
       const w2 = weights[t + 2]!;
       const w3 = weights[t + 3]!;
-      across[o] = w0 * strip[a]! + w1 * strip[b]! + w2 * strip[c]! + w3 * strip[d]!;
-      across[o + 1] = w0 * strip[a + 1]! + w1 * strip[b + 1]! + w2 * strip[c + 1]! + w3 * strip[d + 1]!;
-      across[o + 2] = w0 * strip[a + 2]! + w1 * strip[b + 2]! + w2 * strip[c + 2]! + w3 * strip[d + 2]!;
+      across[o] = w0 * pixels[a]! + w1 * pixels[b]! + w2 * pixels[c]! + w3 * pixels[d]!;
+      across[o + 1] = w0 * pixels[a + 1]! + w1 * pixels[b + 1]! + w2 * pixels[c + 1]! + w3 * pixels[d + 1]!;
+      across[o + 2] = w0 * pixels[a + 2]! + w1 * pixels[b + 2]! + w2 * pixels[c + 2]! + w3 * pixels[d + 2]!;
     }
   }
   const data = Buffer.allocUnsafe(size * size * 3);

@@ -76,16 +76,22 @@ export interface BotService<R extends RunningBot> {
   shutdown(reason?: string): Promise<void>;
 }
 
+/**
+ * The engine a bot process matches with: none for a front end of the queue (the workers match), else
+ * the index and models, their threads shared out among the requests the limits let run at once.
+ */
+export async function openBotEngine(opts: Pick<ServiceOptions, 'dataDir' | 'modelsDir' | 'device' | 'queue'>, limits: Partial<LimitsOptions> = {}): Promise<LookalikeEngine> {
+  if (opts.queue) return WORKERS_ENGINE;
+  const concurrent = limits.concurrency ?? DEFAULT_LIMITS.concurrency;
+  return observeEngine(await openEngine({ dataDir: opts.dataDir, modelsDir: opts.modelsDir, device: opts.device, intraOpThreads: intraOpThreadsFor(concurrent) }));
+}
+
 export async function startBotService<R extends RunningBot>(
   opts: ServiceOptions,
   start: (deps: { engine: LookalikeEngine; store: Store; router?: RequestRouter }) => Promise<R>,
   log: Logger,
 ): Promise<BotService<R>> {
-  // A front end of the queue matches nothing itself: no engine, no models, no index.
-  const concurrent = opts.limits?.concurrency ?? DEFAULT_LIMITS.concurrency;
-  const engine = opts.queue
-    ? WORKERS_ENGINE
-    : observeEngine(await openEngine({ dataDir: opts.dataDir, modelsDir: opts.modelsDir, device: opts.device, intraOpThreads: intraOpThreadsFor(concurrent) }));
+  const engine = await openBotEngine(opts, opts.limits);
   let store: Store | undefined;
   let router: QueueRouter | undefined;
   let metricsServer: MetricsServer | undefined;

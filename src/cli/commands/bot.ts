@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Config } from '../../config.ts';
-import { indexDir, intraOpThreadsFor, openEngine } from '../../core/engine.ts';
+import { indexDir } from '../../core/engine.ts';
 import { Gallery } from '../../core/gallery.ts';
 import { ConfigError } from '../../core/errors.ts';
 import { openStore } from '../../db/store.ts';
@@ -9,10 +9,8 @@ import type { Store } from '../../db/types.ts';
 import { logger } from '../../log.ts';
 import type { RunningDiscordBot } from '../../bots/discord/run.ts';
 import { DEFAULT_LIMITS, limitsFromEnv, RequestLimits } from '../../bots/shared/limits.ts';
-import { observeEngine } from '../../bots/shared/observe.ts';
-import { WORKERS_ENGINE } from '../../bots/shared/workersEngine.ts';
 import { LocalRouter, type RequestRouter } from '../../bots/shared/router.ts';
-import { exitSoon } from '../../bots/shared/service.ts';
+import { exitSoon, openBotEngine } from '../../bots/shared/service.ts';
 import { metricsPortFromEnv, startMetricsServer, type MetricsServer } from '../../metrics.ts';
 import { queueSettingsFromEnv, type QueueSettings } from '../../queue/settings.ts';
 import type { RunningTelegramBot } from '../../bots/telegram/run.ts';
@@ -82,10 +80,7 @@ async function serveAllBots(base: ServiceBase, env: NodeJS.ProcessEnv = process.
 
   // A front end of the queue (LOOKALIKE_REDIS_URL) loads no engine: the workers match.
   const limitOptions = limitsFromEnv(env);
-  const concurrent = limitOptions.concurrency ?? DEFAULT_LIMITS.concurrency;
-  const engine = base.queue
-    ? WORKERS_ENGINE
-    : observeEngine(await openEngine({ dataDir: base.dataDir, modelsDir: base.modelsDir, device: base.device, intraOpThreads: intraOpThreadsFor(concurrent) }));
+  const engine = await openBotEngine(base, limitOptions);
   let store: Store | undefined;
   let router: RequestRouter | undefined;
   let metricsServer: MetricsServer | undefined;

@@ -218,25 +218,9 @@ function finish(found: Candidate[], image: RgbImage, o: BlazeFaceOptions): Detec
 
 /** Runs the levels coarse to fine and blends what they find, stopping when finer levels cannot matter. */
 async function scan(model: BlazeFaceModel, image: RgbImage, o: BlazeFaceOptions): Promise<Candidate[]> {
-  const scratch = { buffer: scratchPool.pop() ?? new Float32Array(0) };
-  try {
-    return await scanLevels(model, image, o, scratch);
-  } finally {
-    if (scratchPool.length < MAX_POOLED) scratchPool.push(scratch.buffer);
-  }
-}
-
-/**
- * Level inputs kept between photos (one per scan running at once): a new one per photo was megabytes
- * of fresh memory each time, and V8 collects garbage when that adds up (a full collection after
- * nearly every photo, bench machine).
- */
-const scratchPool: Float32Array[] = [];
-const MAX_POOLED = 4;
-
-async function scanLevels(model: BlazeFaceModel, image: RgbImage, o: BlazeFaceOptions, scratch: { buffer: Float32Array }): Promise<Candidate[]> {
   const candidates: Candidate[] = [];
   let found: Candidate[] = [];
+  const scratch = { buffer: new Float32Array(0) };
   for (let scale: number | null = firstScale(image, o), first = true; scale !== null; first = false) {
     const level = levelAt(scale, image);
     const minScore = !first && level.scale > 1 ? Math.max(o.minScore, o.minScoreEnlarged) : o.minScore;
