@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.ts';
 import { toNchwBatch } from '../src/core/models/faceRecognitionNet.ts';
-import { load as loadVggFace } from '../src/core/models/vggFace.ts';
+import { load as loadVggFace, vggFaceThreads } from '../src/core/models/vggFace.ts';
 import { createSession, runFloat32, type OrtSession, type SessionOptions } from '../src/core/runtime/ort.ts';
 import type { RgbImage } from '../src/core/types.ts';
 import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs';
@@ -168,7 +168,7 @@ export async function benchVggFace(opts: { passes?: number; modelsDir?: string }
       open(): Promise<{ run(batch: readonly RgbImage[]): Promise<Float32Array[] | Float32Array>; close(): Promise<void> }>;
     }
     const session = (file: string, options: Omit<SessionOptions, 'device'>) => async () => {
-      const { session: s } = await createSession(file, { device: 'cpu', ...options });
+      const { session: s } = await createSession(file, { device: 'cpu', intraOpThreads: vggFaceThreads(), ...options });
       return { run: (batch: readonly RgbImage[]) => rawFc7(s, batch), close: () => s.release() };
     };
     const embedder = (precision: 'fp32' | 'int8') => async () => {

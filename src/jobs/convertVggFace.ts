@@ -5,7 +5,7 @@ import { ConfigError } from '../core/errors.ts';
 import type { Precision } from '../core/models/embedder.ts';
 import { toNchwBatch } from '../core/models/faceRecognitionNet.ts';
 import { recordModel, sha256File, type ModelEntry } from '../core/models/manifest.ts';
-import { MANIFEST_IDS as VGG_MANIFEST_IDS } from '../core/models/vggFace.ts';
+import { MANIFEST_IDS as VGG_MANIFEST_IDS, vggFaceThreads } from '../core/models/vggFace.ts';
 import { createSession, runFloat32 } from '../core/runtime/ort.ts';
 import type { RgbImage } from '../core/types.ts';
 import { logger } from '../log.ts';
@@ -230,7 +230,7 @@ export async function calibrateVggFace(
   const probeFile = path.join(workDir, `.vgg-face-probe-${process.pid}.onnx`);
   await writeModelFile(probeFile, buildVggFaceProbeGraph(widths, weightsOf));
   try {
-    const { session } = await createSession(probeFile, { device: 'cpu' });
+    const { session } = await createSession(probeFile, { device: 'cpu', intraOpThreads: vggFaceThreads() });
     try {
       const observer = new RangeObserver();
       for (const pass of ['extremes', 'histogram'] as const) {

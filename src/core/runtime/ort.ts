@@ -20,7 +20,10 @@ export type OrtSession = ort.InferenceSession;
 
 export interface SessionOptions {
   device: ExecutionDevice;
-  /** Threads one inference may use; ORT's default (0) is one per physical core. */
+  /**
+   * Threads one inference may use. ORT's default (0) is one per physical core as ORT counts them,
+   * which was one on the 2-core bench VM: pass a number where a model needs the cores.
+   */
   intraOpThreads?: number;
   /** Defaults to 'all' (constant folding, conv/activation fusion and the NCHWc layout on x86). */
   graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
