@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.ts';
@@ -8,6 +9,7 @@ import { intraOpThreadsFor, tryOpenEngine } from '../src/core/engine.ts';
 import { DEFAULT_LIMITS } from '../src/bots/shared/limits.ts';
 import { chipForModel, cropForDisplay } from '../src/core/faces.ts';
 import { Gallery } from '../src/core/gallery.ts';
+import { setImageThreads } from '../src/core/runtime/sharp.ts';
 import { listGalleryImages } from '../src/jobs/galleryFolder.ts';
 import { loadFaceApiPipeline } from '../tests/support/faceApiTfjs.ts';
 import { buildPeopleIndex, loadPipeline } from '../tests/support/engine.ts';
@@ -18,8 +20,7 @@ import { cpuMs, loadNow, machine, median, timeMs } from './stats.ts';
 // Time per stage over the shared photos, and the whole `match` (models loaded) from a photo's bytes
 // to the reply picture on the 1-2.5 MP ones, against face-api.js's own pipeline (SSD MobileNet v1,
 // 68 landmarks, FaceRecognitionNet descriptors, on tfjs's wasm backend; the photo decoded by sharp
-// for it too) on the same photos in the same run, photo by photo in turn so that load from other
-// processes falls on both alike. Detection is timed as `match` searches (MATCH_SEARCH); embed is
+// for it too) on the same photos in the same run, in passes over all the photos that take turns. Detection is timed as `match` searches (MATCH_SEARCH); embed is
 // the aligned chip and the model. CPU times are every thread of the process: the work, whatever
 // the machine's load.
 // `node --import tsx bench/pipeline.ts [rounds]`
@@ -36,7 +37,7 @@ export interface PipelineBench {
     cpuMs: number;
     /** The same without the reply picture. */
     noPictureMs: number;
-    /** The same photos through an engine opened as the bots open theirs (ORT threads shared out: intraOpThreadsFor). */
+    /** The same photos through an engine opened as the bots open theirs (ORT and libvips threads shared out: intraOpThreadsFor). */
     bot: { intraOpThreads: number; medianMs: number; p95Ms: number };
   };
   peer: { name: string; medianMs: number; cpuMs: number; faces: number; ourFaces: number };
@@ -45,7 +46,7 @@ export interface PipelineBench {
   load: [string, string];
 }
 
-export async function benchPipeline(rounds = 2): Promise<PipelineBench> {
+export async function benchPipeline(rounds = 4): Promise<PipelineBench> {
   const load0 = loadNow();
   const config = loadConfig({ ...process.env, LOOKALIKE_DEVICE: 'cpu' });
   const { dataDir } = await buildPeopleIndex();
@@ -53,9 +54,14 @@ export async function benchPipeline(rounds = 2): Promise<PipelineBench> {
   if (!opened.ok) throw new Error(opened.error.message);
   const engine = opened.value;
   const botThreads = intraOpThreadsFor(DEFAULT_LIMITS.concurrency);
-  const botOpened = await tryOpenEngine({ dataDir, modelsDir: config.modelsDir, device: 'cpu', intraOpThreads: botThreads });
+  const botOpened = await tryOpenEngine({ dataDir, modelsDir: config.modelsDir, device: 'cpu', intraOpThreads: botThreads, imageThreads: botThreads });
   if (!botOpened.ok) throw new Error(botOpened.error.message);
   const botEngine = botOpened.value;
+  // libvips' threads are set for the whole process: `match` has every core, the bots' engine its share.
+  const cores = availableParallelism();
+  const asMatch = () => setImageThreads(cores);
+  const asBot = () => setImageThreads(botThreads);
+  asMatch();
   const galleryOpened = await Gallery.open(path.join(dataDir, 'index'));
   if (!galleryOpened.ok) throw new Error(galleryOpened.error.message);
   const gallery = galleryOpened.value;
@@ -92,9 +98,11 @@ export async function benchPipeline(rounds = 2): Promise<PipelineBench> {
   };
   // Warm-up: arenas, pre-packed weights, wasm kernels, the reply picture's layouts and sprites.
   for (const { bytes } of big.slice(0, 3)) {
+    asMatch();
     await engine.match(bytes);
-    await botEngine.match(bytes);
     await peerOf(bytes);
+    asBot();
+    await botEngine.match(bytes);
   }
   const e2e: number[] = [];
   const e2eCpu: number[] = [];
@@ -104,24 +112,52 @@ export async function benchPipeline(rounds = 2): Promise<PipelineBench> {
   const peerCpu: number[] = [];
   let ourFaces = 0;
   let peerFaces = 0;
-  for (let round = 0; round < rounds; round++) {
-    for (const { bytes } of big) {
-      const ours = await cpuMs(() => engine.match(bytes));
-      if (ours.value.ok) {
+  // Each configuration runs over all the photos in a pass, as a service meets one new photo after
+  // another; the passes take turns, their order rotating each round, so that none always follows the
+  // same one and load from other processes falls on all alike.
+  const passes: { setup(): void; run(bytes: Buffer, round: number): Promise<void> }[] = [
+    {
+      setup: asMatch,
+      async run(bytes, round) {
+        const ours = await cpuMs(() => engine.match(bytes));
+        if (!ours.value.ok) return;
         e2e.push(ours.wall);
         e2eCpu.push(ours.cpu);
         if (round === 0) ourFaces += ours.value.value.faces.length;
-      }
-      const theirs = await cpuMs(() => peerOf(bytes));
-      peerMs.push(theirs.wall);
-      peerCpu.push(theirs.cpu);
-      if (round === 0) peerFaces += theirs.value.length;
-      const [ms, result] = await timeMs(() => engine.match(bytes, { composite: false }));
-      if (result.ok) bare.push(ms);
-      const [msBot, resultBot] = await timeMs(() => botEngine.match(bytes));
-      if (resultBot.ok) botMs.push(msBot);
+      },
+    },
+    {
+      setup: asMatch,
+      async run(bytes, round) {
+        const theirs = await cpuMs(() => peerOf(bytes));
+        peerMs.push(theirs.wall);
+        peerCpu.push(theirs.cpu);
+        if (round === 0) peerFaces += theirs.value.length;
+      },
+    },
+    {
+      setup: asMatch,
+      async run(bytes) {
+        const [ms, result] = await timeMs(() => engine.match(bytes, { composite: false }));
+        if (result.ok) bare.push(ms);
+      },
+    },
+    {
+      setup: asBot,
+      async run(bytes) {
+        const [ms, result] = await timeMs(() => botEngine.match(bytes));
+        if (result.ok) botMs.push(ms);
+      },
+    },
+  ];
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < passes.length; i++) {
+      const pass = passes[(i + round) % passes.length]!;
+      pass.setup();
+      for (const { bytes } of big) await pass.run(bytes, round);
     }
   }
+  asMatch();
   await Promise.all([engine.close(), botEngine.close(), pipeline.dispose()]);
   const sorted = [...e2e].sort((a, b) => a - b);
   const botSorted = [...botMs].sort((a, b) => a - b);
@@ -151,7 +187,7 @@ export async function benchPipeline(rounds = 2): Promise<PipelineBench> {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const p = await benchPipeline(Number(process.argv[2] ?? 2));
+  const p = await benchPipeline(Number(process.argv[2] ?? 4));
   console.log(`machine: ${machine()}`);
   console.log(JSON.stringify(p, null, 1));
 }

@@ -2,7 +2,10 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { openEngine } from '../src/core/engine.ts';
+import { availableParallelism } from 'node:os';
+import { intraOpThreadsFor, openEngine } from '../src/core/engine.ts';
+import { openBotEngine } from '../src/bots/shared/service.ts';
+import { sharp } from '../src/core/runtime/sharp.ts';
 import type { LookalikeEngine } from '../src/core/engineTypes.ts';
 import { observeEngine } from '../src/bots/shared/observe.ts';
 import { metricsPortFromEnv, startMetricsServer, type MetricsServer } from '../src/metrics.ts';
@@ -68,4 +71,19 @@ test('LOOKALIKE_METRICS_PORT must be a port number', () => {
   assert.equal(metricsPortFromEnv({}), undefined);
   assert.equal(metricsPortFromEnv({ LOOKALIKE_METRICS_PORT: '9464' }), 9464);
   assert.throws(() => metricsPortFromEnv({ LOOKALIKE_METRICS_PORT: 'http://x' }), (err: Error) => err instanceof ConfigError && /LOOKALIKE_METRICS_PORT/.test(err.message));
+});
+
+test('threads: a bot\'s engine gives libvips its share of the cores, `match`\'s engine gives it every core', { timeout: 120_000 }, async () => {
+  const bot = await openBotEngine({ dataDir, modelsDir: config.modelsDir, device: 'cpu' }, { concurrency: 2 });
+  try {
+    assert.equal(sharp.concurrency(), intraOpThreadsFor(2));
+  } finally {
+    await bot.close();
+  }
+  const alone = await openEngine({ dataDir, modelsDir: config.modelsDir, device: 'cpu' });
+  try {
+    assert.equal(sharp.concurrency(), availableParallelism());
+  } finally {
+    await alone.close();
+  }
 });

@@ -17,6 +17,7 @@ import type { Precision } from './models/embedder.ts';
 import { morphFrames, type MorphFace } from './morph.ts';
 import { loadModel } from './models/registry.ts';
 import { fail, ok, type Failure, type Result } from './result.ts';
+import { setImageThreads } from './runtime/sharp.ts';
 import type { Box, DetectedFace, RgbImage } from './types.ts';
 import { thumbnailTiles } from './tiles.ts';
 import { matchVideoStream } from './video/matchVideo.ts';
@@ -34,15 +35,24 @@ export interface EngineOptions {
   detector?: string;
   /** The model's precision; by default the index's. Another one than the index's is refused. */
   precision?: Precision;
-  /** ONNX Runtime threads per inference (default: one per core; a service running several requests at once: intraOpThreadsFor). */
+  /**
+   * ONNX Runtime threads per inference. By default each model's own choice: one for the small
+   * detector and descriptor (their many small layers lose more to thread hand-offs than they gain),
+   * every core for VGG-Face. A service running several requests at once: intraOpThreadsFor.
+   */
   intraOpThreads?: number;
+  /**
+   * libvips threads per image operation, set for the whole process when the engine opens (default:
+   * every core; a service running several requests at once: intraOpThreadsFor).
+   */
+  imageThreads?: number;
   /** How faces of concurrent requests share embedding calls (batcher.ts); false embeds each request alone. */
   batching?: Partial<BatchOptions> | false;
 }
 
 /**
- * ONNX Runtime threads per inference for a process that runs `concurrent` requests at once: the cores
- * shared out, at least one each. With two requests in flight on two cores, one thread each gave 5-38 %
+ * ONNX Runtime and libvips threads per request for a process that runs `concurrent` requests at once:
+ * the cores shared out, at least one each. With two requests in flight on two cores, one thread each gave 5-38 %
  * more photos per second than two each, and a lower median latency, in five runs of bench/concurrency.ts.
  * A process running one request at a time keeps every core (on the 2-core bench VM one thread was faster
  * even then in most runs; larger machines were not measured).
@@ -367,6 +377,7 @@ export async function tryOpenEngine(opts: EngineOptions): Promise<Result<Engine>
   // IMDB's size each takes a good part of the start-up (bench/startup.ts).
   const galleryLoading = gallery.load();
   galleryLoading.catch(() => undefined);
+  setImageThreads(opts.imageThreads ?? availableParallelism());
   const load = { modelsDir: opts.modelsDir, device: opts.device ?? 'auto', intraOpThreads: opts.intraOpThreads };
   const detector = await loadDetector(detectorName, load);
   if (!detector.ok) return detector;

@@ -68,7 +68,8 @@ export async function startWorkerProcess(opts: WorkerProcessOptions): Promise<Ru
     await engine?.close();
   };
   try {
-    const opened = await tryOpenEngine({ dataDir: opts.dataDir, modelsDir: opts.modelsDir, device: opts.device, intraOpThreads: intraOpThreadsFor(opts.concurrency) });
+    const threads = intraOpThreadsFor(opts.concurrency);
+    const opened = await tryOpenEngine({ dataDir: opts.dataDir, modelsDir: opts.modelsDir, device: opts.device, intraOpThreads: threads, imageThreads: threads });
     if (opened.ok) {
       engine = observeEngine(opened.value);
       store = await openStore({ dataDir: opts.dataDir, ...(opts.databaseUrl ? { databaseUrl: opts.databaseUrl } : {}) });

@@ -83,7 +83,8 @@ export interface BotService<R extends RunningBot> {
 export async function openBotEngine(opts: Pick<ServiceOptions, 'dataDir' | 'modelsDir' | 'device' | 'queue'>, limits: Partial<LimitsOptions> = {}): Promise<LookalikeEngine> {
   if (opts.queue) return WORKERS_ENGINE;
   const concurrent = limits.concurrency ?? DEFAULT_LIMITS.concurrency;
-  return observeEngine(await openEngine({ dataDir: opts.dataDir, modelsDir: opts.modelsDir, device: opts.device, intraOpThreads: intraOpThreadsFor(concurrent) }));
+  const threads = intraOpThreadsFor(concurrent);
+  return observeEngine(await openEngine({ dataDir: opts.dataDir, modelsDir: opts.modelsDir, device: opts.device, intraOpThreads: threads, imageThreads: threads }));
 }
 
 export async function startBotService<R extends RunningBot>(

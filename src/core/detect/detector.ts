@@ -38,6 +38,7 @@ export interface FaceDetector {
 export interface DetectorLoadOptions {
   modelsDir: string;
   device: Device;
+  /** ONNX Runtime threads per inference; default the detector's own (one). */
   intraOpThreads?: number;
   /** BlazeFace tuning (tests and benchmarks). */
   blazeFace?: Partial<BlazeFaceOptions>;

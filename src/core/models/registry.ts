@@ -10,7 +10,7 @@ export interface ModelLoadOptions {
   device: Device;
   /** Model-specific variant, e.g. VGG-Face's descriptor layer ('4096' or '2622'). */
   descriptor?: string;
-  /** ONNX Runtime threads per inference; default one per core (worker pools ask for 1 each). */
+  /** ONNX Runtime threads per inference; default each model's own (see its load options). */
   intraOpThreads?: number;
   /** fp32 (default) or a quantised variant the model offers. */
   precision?: Precision;
