@@ -32,6 +32,11 @@ export interface SessionOptions {
    * machine shared with other processes spinning threads steal the cores the work needs.
    */
   spinWait?: boolean;
+  /**
+   * The input's shape changes from run to run (the detector's levels). ORT's memory pattern, planned
+   * per shape, then costs a second allocation on each new shape instead of saving one: off.
+   */
+  shapesVary?: boolean;
 }
 
 export interface CreatedSession {
@@ -73,7 +78,7 @@ function sessionOptions(opts: SessionOptions, provider: ExecutionProvider): ort.
     intraOpNumThreads: opts.intraOpThreads ?? 0,
     interOpNumThreads: 1,
     enableCpuMemArena: true,
-    enableMemPattern: true,
+    enableMemPattern: !opts.shapesVary,
     // ORT's own log goes straight to stderr; keep it to errors and report through pino instead.
     logSeverityLevel: 3,
     extra: { session: { intra_op: { allow_spinning: opts.spinWait ? '1' : '0' } } },
