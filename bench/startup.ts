@@ -9,6 +9,7 @@ import { peopleDir, repoRoot } from '../tests/support/paths.ts';
 import { startService } from '../tests/support/services.ts';
 import { loadNow, machine, median } from './stats.ts';
 import { writeSyntheticIndex, type SyntheticIndex } from './syntheticIndex.ts';
+import { NODE_FLAGS } from '../src/nodeFlags.ts';
 
 // Start-up with an index of IMDB's size (460,723 faces of 20,284 people, bench/syntheticIndex.ts):
 // in fresh processes, the index's load time and the memory it holds, the engine's start and its
@@ -46,7 +47,7 @@ export interface StartupBench {
 const run = promisify(execFile);
 
 async function child<T>(args: string[]): Promise<T> {
-  const { stdout } = await run(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(repoRoot, 'bench', 'startupChild.ts'), ...args], {
+  const { stdout } = await run(process.execPath, [...NODE_FLAGS, '--expose-gc', '--import', 'tsx', path.join(repoRoot, 'bench', 'startupChild.ts'), ...args], {
     cwd: repoRoot,
     env: { ...process.env, LOG_LEVEL: 'warn' },
     maxBuffer: 4 << 20,

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { NODE_FLAGS } from '../src/nodeFlags.ts';
 
 // Small helpers shared by the benchmarks.
 
@@ -44,8 +45,14 @@ export function machine(): string {
   const flags = cpuFlags();
   return (
     `${os.cpus()[0]?.model.trim() ?? 'unknown CPU'} x${os.availableParallelism()}` +
-    `${flags.length ? ` (${flags.join(', ')})` : ''}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, load ${loadNow()}`
+    `${flags.length ? ` (${flags.join(', ')})` : ''}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, load ${loadNow()}, ${nodeFlagsNote()}`
   );
+}
+
+/** Whether this process runs with the Node flags `lookalike` ships with (src/nodeFlags.ts), as figures should. */
+export function nodeFlagsNote(): string {
+  const missing = NODE_FLAGS.filter((flag) => !process.execArgv.includes(flag));
+  return missing.length === 0 ? `node ${NODE_FLAGS.join(' ')} (as shipped)` : `WITHOUT the shipped node flags ${missing.join(' ')}`;
 }
 
 /** The 1-minute load average, as every figure prints it. */

@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --initial-old-space-size=64
+// Its Node flags are src/nodeFlags.ts's (why: there); keep the two the same.
 // The `lookalike` command. The TypeScript sources are compiled to dist/ by `npm run build` (part of setup).
 import { existsSync, readFileSync } from 'node:fs';
 import { nodeVersionProblem } from './nodeVersion.js';

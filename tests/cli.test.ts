@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { NODE_FLAGS } from '../src/nodeFlags.ts';
 import { Gallery } from '../src/core/gallery.ts';
 import { decodeImage } from '../src/core/decode.ts';
 import { writeBadInputs } from './support/badInputs.ts';
@@ -169,4 +172,16 @@ test('cli: a command loads only the libraries it uses (no chat client, queue or 
     assert.ok(packages.includes('commander'), `the trace saw the program's imports: ${packages.join(', ')}`);
     assert.deepEqual(unused.filter((name) => packages.includes(name)), [], `lookalike ${args.join(' ')} loaded ${packages.join(', ')}`);
   }
+});
+
+const run = promisify(execFile);
+
+test('cli: the bin starts itself with the shipped Node flags (its first line), and runs as a program', async () => {
+  const bin = path.join(repoRoot, 'bin', 'lookalike.js');
+  const shebang = readFileSync(bin, 'utf8').split('\n')[0]!;
+  assert.match(shebang, /^#!\/usr\/bin\/env -S node( |$)/);
+  assert.deepEqual(shebang.split(' ').slice(3), [...NODE_FLAGS], 'bin/lookalike.js and src/nodeFlags.ts give the same flags');
+  // As npx and a shell run it: the kernel reads the first line.
+  const ran = await run(bin, ['--help'], { env: { ...process.env, LOG_LEVEL: 'warn' } });
+  assert.match(ran.stdout, /^Usage: lookalike/);
 });

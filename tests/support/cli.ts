@@ -2,8 +2,10 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from './paths.ts';
+import { NODE_FLAGS } from '../../src/nodeFlags.ts';
 
-// The command line the way a user runs it: the built bin in a child process (`npm test` builds first).
+// The command line the way a user runs it: the built bin in a child process (`npm test` builds first),
+// with the Node flags its first line gives.
 
 const run = promisify(execFile);
 export const lookalikeBin = path.join(repoRoot, 'bin', 'lookalike.js');
@@ -16,7 +18,7 @@ export interface Ran {
 
 export async function lookalike(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Ran> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [lookalikeBin, ...args], {
+    const { stdout, stderr } = await run(process.execPath, [...NODE_FLAGS, lookalikeBin, ...args], {
       env: { ...process.env, LOOKALIKE_DEVICE: 'cpu', LOG_LEVEL: 'warn', ...env },
       maxBuffer: 16 * 1024 * 1024,
     });

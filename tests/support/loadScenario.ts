@@ -5,6 +5,7 @@ import path from 'node:path';
 import { peopleDir, repoRoot } from './paths.ts';
 import type { ApiCall, Message } from './telegramEmulator.ts';
 import { TelegramEmulator } from './telegramEmulator.ts';
+import { NODE_FLAGS } from '../../src/nodeFlags.ts';
 
 // The Telegram bot as an operator runs it (`lookalike bot telegram`, its own process, default limits
 // unless told otherwise) against the emulator, flooded with photos: many users, a few photos each, all
@@ -73,7 +74,7 @@ export async function runTelegramLoad(opts: LoadOptions): Promise<LoadResult> {
     opts.people.map(async (person) => readFile(path.join(peopleDir, person, (await readdir(path.join(peopleDir, person))).sort()[0]!))),
   );
   const emu = await TelegramEmulator.start();
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'lookalike.js'), 'bot', 'telegram'], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, path.join(repoRoot, 'bin', 'lookalike.js'), 'bot', 'telegram'], {
     cwd: repoRoot,
     env: {
       PATH: process.env.PATH ?? '',

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { repoRoot } from './paths.ts';
+import { NODE_FLAGS } from '../../src/nodeFlags.ts';
 
 // `lookalike` services (bots, workers) as the operator runs them: each its own process, logs (pino JSON
 // on stderr) kept so that a test can wait for a line and read fields from it.
@@ -19,7 +20,7 @@ export interface Service {
 }
 
 export function startService(name: string, args: string[], env: Record<string, string>): Service {
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'lookalike.js'), ...args], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, path.join(repoRoot, 'bin', 'lookalike.js'), ...args], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', LOOKALIKE_DEVICE: 'cpu', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -7,6 +7,7 @@ import { DISCORD_API_URL } from './client.ts';
 import type { DiscordServiceOptions } from './run.ts';
 import type { DiscordSettings } from './settings.ts';
 import { DISCONNECT_TIMEOUT_MS, EXIT_GRACE_MS, stopBudgetMs } from '../shared/service.ts';
+import { NODE_FLAGS } from '../../nodeFlags.ts';
 
 // DISCORD_SHARDS: discord.js's ShardingManager runs each shard in its own process (shard.ts), each with
 // its own engine and a connection to the same store. This process only supervises them.
@@ -21,7 +22,7 @@ function shardEntry(): { file: string; execArgv: string[] } {
   const fromSource = import.meta.url.endsWith('.ts');
   return {
     file: fileURLToPath(new URL(fromSource ? './shard.ts' : './shard.js', import.meta.url)),
-    execArgv: fromSource ? ['--import', 'tsx'] : [],
+    execArgv: [...NODE_FLAGS, ...(fromSource ? ['--import', 'tsx'] : [])],
   };
 }
 
