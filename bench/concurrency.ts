@@ -2,8 +2,10 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { BatchOptions } from '../src/core/batcher.ts';
-import { tryOpenEngine } from '../src/core/engine.ts';
-import { sharp } from '../src/core/runtime/sharp.ts';
+import { availableParallelism } from 'node:os';
+import { DEFAULT_LIMITS } from '../src/bots/shared/limits.ts';
+import { intraOpThreadsFor, tryOpenEngine } from '../src/core/engine.ts';
+import { setImageThreads, sharp } from '../src/core/runtime/sharp.ts';
 import { listGalleryImages } from '../src/jobs/galleryFolder.ts';
 import { buildPeopleIndex, config } from '../tests/support/engine.ts';
 import { peopleDir } from '../tests/support/paths.ts';
@@ -11,8 +13,9 @@ import { loadNow, machine, median, percentile } from './stats.ts';
 
 // Many photos at once: the engine as a bot runs it (photo bytes to reply picture), with 1, 2 and 8
 // photos in flight (a closed loop: each finished photo lets the next one start), on the shared 1-2.5
-// MP photos. Photos per second and latency percentiles, for ONNX Runtime's thread pool sized 1 or 2
-// (this machine's cores) and with faces of concurrent requests embedded in shared calls or alone.
+// MP photos. Photos per second and latency percentiles, for the engine as `match` opens it, as the
+// bots and workers open it (threads shared out among their requests), and with every core for ONNX
+// Runtime, faces of concurrent requests embedded alone or in calls shared after a window.
 // Configurations take turns in rounds so that the machine's load falls on all alike.
 // `node --import tsx bench/concurrency.ts [rounds]`
 
@@ -35,15 +38,21 @@ export interface ConcurrencyBench {
 
 interface Config {
   name: string;
-  intraOpThreads: number;
+  /** ORT threads per inference; undefined: each model's own (engine.ts). */
+  intraOpThreads?: number;
+  /** libvips threads, process-wide: set before each configuration's turn. */
+  imageThreads: number;
   batching: Partial<BatchOptions> | false;
 }
 
+const cores = availableParallelism();
+const share = intraOpThreadsFor(DEFAULT_LIMITS.concurrency);
+
 export const CONFIGS: Config[] = [
-  { name: 'ORT 2 threads, shared embedding calls (`match`, a process running one request at a time)', intraOpThreads: 2, batching: {} },
-  { name: 'ORT 2 threads, each request alone (before)', intraOpThreads: 2, batching: false },
-  { name: 'ORT 1 thread, shared embedding calls (the bots and workers: 2 requests at once on 2 cores)', intraOpThreads: 1, batching: {} },
-  { name: 'ORT 2 threads, shared calls after a 5 ms window', intraOpThreads: 2, batching: { windowMs: 5 } },
+  { name: `\`match\`'s engine (one request at a time): ORT each model's own threads, libvips ${cores}, shared embedding calls`, imageThreads: cores, batching: {} },
+  { name: `the bots' and workers' engine (${DEFAULT_LIMITS.concurrency} requests at once): ORT and libvips ${share} thread${share === 1 ? '' : 's'} a request, shared embedding calls`, intraOpThreads: share, imageThreads: share, batching: {} },
+  { name: `ORT ${cores} threads, libvips 1, each request embedded alone`, intraOpThreads: cores, imageThreads: 1, batching: false },
+  { name: `ORT ${cores} threads, libvips 1, shared calls after a 5 ms window`, intraOpThreads: cores, imageThreads: 1, batching: { windowMs: 5 } },
 ];
 
 export async function benchConcurrency(rounds = 2, levels: readonly number[] = [1, 2, 8]): Promise<ConcurrencyBench> {
@@ -58,7 +67,7 @@ export async function benchConcurrency(rounds = 2, levels: readonly number[] = [
   }
   const engines = [];
   for (const c of CONFIGS) {
-    const opened = await tryOpenEngine({ dataDir, modelsDir: config.modelsDir, device: 'cpu', intraOpThreads: c.intraOpThreads, batching: c.batching });
+    const opened = await tryOpenEngine({ dataDir, modelsDir: config.modelsDir, device: 'cpu', ...(c.intraOpThreads ? { intraOpThreads: c.intraOpThreads } : {}), imageThreads: c.imageThreads, batching: c.batching });
     if (!opened.ok) throw new Error(opened.error.message);
     for (const p of photos.slice(0, 3)) await opened.value.match(p);
     engines.push(opened.value);
@@ -68,6 +77,7 @@ export async function benchConcurrency(rounds = 2, levels: readonly number[] = [
     for (const inFlight of levels) {
       for (const [i, c] of CONFIGS.entries()) {
         const engine = engines[i]!;
+        setImageThreads(c.imageThreads);
         const stats = engine.embeddingStats;
         const before = stats ? { ...stats } : { calls: 0, faces: 0 };
         let next = 0;

@@ -1,29 +1,31 @@
+import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadConfig } from '../src/config.ts';
 import { composeReply } from '../src/core/compose.ts';
 import { decodeImage } from '../src/core/decode.ts';
-import { intraOpThreadsFor, tryOpenEngine } from '../src/core/engine.ts';
+import { intraOpThreadsFor } from '../src/core/engine.ts';
 import { DEFAULT_LIMITS } from '../src/bots/shared/limits.ts';
 import { chipForModel, cropForDisplay } from '../src/core/faces.ts';
 import { Gallery } from '../src/core/gallery.ts';
 import { setImageThreads } from '../src/core/runtime/sharp.ts';
 import { listGalleryImages } from '../src/jobs/galleryFolder.ts';
-import { loadFaceApiPipeline } from '../tests/support/faceApiTfjs.ts';
 import { buildPeopleIndex, loadPipeline } from '../tests/support/engine.ts';
 import { peopleDir } from '../tests/support/paths.ts';
 import { MATCH_SEARCH } from './detect.ts';
+import type { ChildAnswer, ChildRequest, Role } from './pipelineChild.ts';
 import { cpuMs, loadNow, machine, median, timeMs } from './stats.ts';
 
-// Time per stage over the shared photos, and the whole `match` (models loaded) from a photo's bytes
-// to the reply picture on the 1-2.5 MP ones, against face-api.js's own pipeline (SSD MobileNet v1,
-// 68 landmarks, FaceRecognitionNet descriptors, on tfjs's wasm backend; the photo decoded by sharp
-// for it too) on the same photos in the same run, in passes over all the photos that take turns. Detection is timed as `match` searches (MATCH_SEARCH); embed is
-// the aligned chip and the model. CPU times are every thread of the process: the work, whatever
+// Time per stage over the shared photos (in this process), and the whole `match` (models loaded)
+// from a photo's bytes to the reply picture on the 1-2.5 MP ones, against face-api.js's own pipeline
+// (SSD MobileNet v1, 68 landmarks, FaceRecognitionNet descriptors, on tfjs's wasm backend; the photo
+// decoded by sharp for it too) on the same photos in the same run. Each side runs in a process of
+// its own, as deployed (pipelineChild.ts: `match`'s engine, a bot's engine, face-api.js), in passes
+// over all the photos that take turns. Detection is timed as `match` searches (MATCH_SEARCH); embed
+// is the aligned chip and the model. CPU times are every thread of the process: the work, whatever
 // the machine's load.
-// `node --import tsx bench/pipeline.ts [rounds]`
+// `node --initial-old-space-size=64 --import tsx bench/pipeline.ts [rounds]` (the flags `lookalike` ships with)
 
 export interface PipelineBench {
   photos: number;
@@ -48,22 +50,36 @@ export interface PipelineBench {
   load: [string, string];
 }
 
+/** One side of the comparison in a process of its own (pipelineChild.ts), started with this process's Node flags. */
+async function startChild(role: Role, args: string[] = []): Promise<{ name: string; run(request: ChildRequest): Promise<ChildAnswer>; close(): void }> {
+  const child = fork(fileURLToPath(new URL('./pipelineChild.ts', import.meta.url)), [role, ...args], {
+    execArgv: process.execArgv,
+    env: { ...process.env, LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`the ${role} process exited (${code})`))));
+  exited.catch(() => undefined);
+  const next = <T>() => Promise.race([new Promise<T>((resolve) => child.once('message', (m) => resolve(m as T))), exited]);
+  const { name } = await next<{ name: string }>();
+  return {
+    name,
+    run(request) {
+      const answer = next<ChildAnswer>();
+      child.send(request);
+      return answer;
+    },
+    close() {
+      child.removeAllListeners('exit');
+      child.disconnect();
+    },
+  };
+}
+
 export async function benchPipeline(rounds = 4): Promise<PipelineBench> {
   const load0 = loadNow();
-  const config = loadConfig({ ...process.env, LOOKALIKE_DEVICE: 'cpu' });
   const { dataDir } = await buildPeopleIndex();
-  const opened = await tryOpenEngine({ dataDir, modelsDir: config.modelsDir, device: 'cpu' });
-  if (!opened.ok) throw new Error(opened.error.message);
-  const engine = opened.value;
-  const botThreads = intraOpThreadsFor(DEFAULT_LIMITS.concurrency);
-  const botOpened = await tryOpenEngine({ dataDir, modelsDir: config.modelsDir, device: 'cpu', intraOpThreads: botThreads, imageThreads: botThreads });
-  if (!botOpened.ok) throw new Error(botOpened.error.message);
-  const botEngine = botOpened.value;
-  // libvips' threads are set for the whole process: `match` has every core, the bots' engine its share.
-  const cores = availableParallelism();
-  const asMatch = () => setImageThreads(cores);
-  const asBot = () => setImageThreads(botThreads);
-  asMatch();
+  // libvips' threads as `match` has them, for the stages timed here.
+  setImageThreads(availableParallelism());
   const galleryOpened = await Gallery.open(path.join(dataDir, 'index'));
   if (!galleryOpened.ok) throw new Error(galleryOpened.error.message);
   const gallery = galleryOpened.value;
@@ -71,14 +87,14 @@ export async function benchPipeline(rounds = 4): Promise<PipelineBench> {
   const model = pipeline.embedder;
 
   const t = { decode: [] as number[], detect: [] as number[], embed: [] as number[], search: [] as number[], compose: [] as number[] };
-  const big: { bytes: Buffer; mp: number }[] = [];
+  const big: { file: string; mp: number }[] = [];
   for (const img of listGalleryImages(peopleDir)) {
     const bytes = readFileSync(img.path);
     const [decodeMs, decoded] = await timeMs(() => decodeImage(bytes));
     if (!decoded.ok) continue;
     t.decode.push(decodeMs);
     const mp = (decoded.value.width * decoded.value.height) / 1e6;
-    if (mp >= 1 && mp <= 2.5) big.push({ bytes, mp });
+    if (mp >= 1 && mp <= 2.5) big.push({ file: img.path, mp });
     const [detectMs, faces] = await timeMs(() => pipeline.detector.detect(decoded.value, MATCH_SEARCH));
     t.detect.push(detectMs);
     const face = faces[0];
@@ -93,18 +109,10 @@ export async function benchPipeline(rounds = 4): Promise<PipelineBench> {
     t.compose.push(composeMs);
   }
 
-  const peer = await loadFaceApiPipeline();
-  const peerOf = async (bytes: Buffer) => {
-    const decoded = await decodeImage(bytes);
-    return decoded.ok ? peer.describe(decoded.value) : [];
-  };
+  const [ours, bot, peer] = await Promise.all([startChild('match', [dataDir]), startChild('bot', [dataDir]), startChild('face-api')]);
   // Warm-up: arenas, pre-packed weights, wasm kernels, the reply picture's layouts and sprites.
-  for (const { bytes } of big.slice(0, 3)) {
-    asMatch();
-    await engine.match(bytes);
-    await peerOf(bytes);
-    asBot();
-    await botEngine.match(bytes);
+  for (const { file } of big.slice(0, 3)) {
+    for (const side of [ours, bot, peer]) await side.run({ file });
   }
   const e2e: number[] = [];
   const e2eFirst: number[] = [];
@@ -118,53 +126,40 @@ export async function benchPipeline(rounds = 4): Promise<PipelineBench> {
   // Each configuration runs over all the photos in a pass, as a service meets one new photo after
   // another; the passes take turns, their order rotating each round, so that none always follows the
   // same one and load from other processes falls on all alike.
-  const passes: { setup(): void; run(bytes: Buffer, round: number): Promise<void> }[] = [
-    {
-      setup: asMatch,
-      async run(bytes, round) {
-        const ours = await cpuMs(() => engine.match(bytes));
-        if (!ours.value.ok) return;
-        e2e.push(ours.wall);
-        e2eCpu.push(ours.cpu);
-        if (round === 0) {
-          e2eFirst.push(ours.wall);
-          ourFaces += ours.value.value.faces.length;
-        }
-      },
+  const passes: ((file: string, round: number) => Promise<void>)[] = [
+    async (file, round) => {
+      const answer = await ours.run({ file });
+      if (!answer.ok) return;
+      e2e.push(answer.wall);
+      e2eCpu.push(answer.cpu);
+      if (round === 0) {
+        e2eFirst.push(answer.wall);
+        ourFaces += answer.faces;
+      }
     },
-    {
-      setup: asMatch,
-      async run(bytes, round) {
-        const theirs = await cpuMs(() => peerOf(bytes));
-        peerMs.push(theirs.wall);
-        peerCpu.push(theirs.cpu);
-        if (round === 0) peerFaces += theirs.value.length;
-      },
+    async (file, round) => {
+      const answer = await peer.run({ file });
+      peerMs.push(answer.wall);
+      peerCpu.push(answer.cpu);
+      if (round === 0) peerFaces += answer.faces;
     },
-    {
-      setup: asMatch,
-      async run(bytes) {
-        const [ms, result] = await timeMs(() => engine.match(bytes, { composite: false }));
-        if (result.ok) bare.push(ms);
-      },
+    async (file) => {
+      const answer = await ours.run({ file, composite: false });
+      if (answer.ok) bare.push(answer.wall);
     },
-    {
-      setup: asBot,
-      async run(bytes) {
-        const [ms, result] = await timeMs(() => botEngine.match(bytes));
-        if (result.ok) botMs.push(ms);
-      },
+    async (file) => {
+      const answer = await bot.run({ file });
+      if (answer.ok) botMs.push(answer.wall);
     },
   ];
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < passes.length; i++) {
       const pass = passes[(i + round) % passes.length]!;
-      pass.setup();
-      for (const { bytes } of big) await pass.run(bytes, round);
+      for (const { file } of big) await pass(file, round);
     }
   }
-  asMatch();
-  await Promise.all([engine.close(), botEngine.close(), pipeline.dispose()]);
+  for (const side of [ours, bot, peer]) side.close();
+  await pipeline.dispose();
   const sorted = [...e2e].sort((a, b) => a - b);
   const botSorted = [...botMs].sort((a, b) => a - b);
   const endToEnd = {
@@ -175,7 +170,7 @@ export async function benchPipeline(rounds = 4): Promise<PipelineBench> {
     p95Ms: sorted[Math.ceil(0.95 * sorted.length) - 1]!,
     cpuMs: median(e2eCpu),
     noPictureMs: median(bare),
-    bot: { intraOpThreads: botThreads, medianMs: median(botMs), p95Ms: botSorted[Math.ceil(0.95 * botSorted.length) - 1]! },
+    bot: { intraOpThreads: intraOpThreadsFor(DEFAULT_LIMITS.concurrency), medianMs: median(botMs), p95Ms: botSorted[Math.ceil(0.95 * botSorted.length) - 1]! },
   };
   return {
     photos: t.decode.length,
@@ -187,7 +182,7 @@ export async function benchPipeline(rounds = 4): Promise<PipelineBench> {
       compose: median(t.compose),
     },
     endToEnd,
-    peer: { name: `face-api.js ${peer.backend} (SSD MobileNet v1 + 68 landmarks + descriptor)`, medianMs: median(peerMs), cpuMs: median(peerCpu), faces: peerFaces, ourFaces },
+    peer: { name: `face-api.js ${peer.name} (SSD MobileNet v1 + 68 landmarks + descriptor, a process of its own)`, medianMs: median(peerMs), cpuMs: median(peerCpu), faces: peerFaces, ourFaces },
     ratio: median(peerMs) / endToEnd.medianMs,
     load: [load0, loadNow()],
   };

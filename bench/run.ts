@@ -207,7 +207,7 @@ await step('startup', () => benchStartup(), (s) => {
 });
 
 await step('concurrency', () => benchConcurrency(), (c, load) => {
-  // One row per level: the engine as shipped, and each request embedded alone (as before issue 14) in the same run.
+  // One row per level: `match`'s engine first, then the other configurations of the same run.
   for (const inFlight of [...new Set(c.rows.map((r) => r.inFlight))]) {
     const at = c.rows.filter((r) => r.inFlight === inFlight);
     const [shipped, ...others] = at;
