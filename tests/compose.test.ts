@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { sharp } from '../src/core/runtime/sharp.ts';
-import { composeReply, type ComposeMatch, type ComposeRow } from '../src/core/compose.ts';
+import { composeReply, tileSizes, type ComposeMatch, type ComposeRow } from '../src/core/compose.ts';
 import { cleanText, fitLines, fitText, textWidth } from '../src/core/compose-text.ts';
 import type { RgbImage } from '../src/core/types.ts';
+import { decodeJpegRgb } from '../src/core/runtime/jpegWasm.ts';
+import { THUMBNAIL_SIZE, thumbnailJpeg, thumbnailTiles } from '../src/core/tiles.ts';
 
 // Synthetic faces only: solid colours and gradients made here, never photos of people.
 
@@ -241,4 +243,25 @@ test('the age line under the name, the words of another language, and "6 of 30 f
   assert.equal((await sharp(russian).metadata()).format, 'jpeg');
   const group = await composeReply([{ ...row(match('A B', 70)), number: 3 }, { ...row(match('C D', 60)), number: 17 }], { facesFound: 30 });
   assert.equal((await sharp(group).metadata()).format, 'jpeg');
+});
+
+test('gallery thumbnails: the WebAssembly decoder gives libvips\' pixels, tiles come at their sizes, a damaged thumbnail gives none', async () => {
+  const image = await gradient(400);
+  const jpeg = await thumbnailJpeg(image, { x: 100, y: 100, width: 200, height: 200 });
+  const ours = await decodeJpegRgb(jpeg);
+  const theirs = await sharp(jpeg).raw().toBuffer({ resolveWithObject: true });
+  assert.deepEqual([ours.width, ours.height], [THUMBNAIL_SIZE, THUMBNAIL_SIZE]);
+  assert.ok(ours.data.equals(theirs.data), 'the same pixels as libvips');
+
+  const { face, thumb } = tileSizes();
+  const garbage = Buffer.from('not a JPEG, though a thumbnail could be damaged');
+  const corrupt = Buffer.from(jpeg).map((b, i) => (i > 600 && i % 7 === 0 ? b ^ 0xff : b));
+  const tiles = await thumbnailTiles([jpeg, jpeg, garbage, corrupt], [face, thumb, thumb, thumb]);
+  assert.deepEqual([tiles[0]?.width, tiles[0]?.height], [face, face]);
+  assert.deepEqual([tiles[1]?.width, tiles[1]?.height], [thumb, thumb]);
+  assert.equal(tiles[2], null);
+  const damaged = tiles[3];
+  assert.ok(damaged === null || (damaged?.width === thumb && damaged.data.length === thumb * thumb * 3), 'a corrupt thumbnail gives a tile or none, never an error');
+  // The decoder goes on working after refusing one.
+  assert.ok((await decodeJpegRgb(jpeg)).data.equals(theirs.data));
 });

@@ -17,6 +17,7 @@ import type { Precision } from './models/embedder.ts';
 import { morphFrames, type MorphFace } from './morph.ts';
 import { loadModel } from './models/registry.ts';
 import { fail, ok, type Failure, type Result } from './result.ts';
+import { startJpegDecoder } from './runtime/jpegWasm.ts';
 import { setImageThreads } from './runtime/sharp.ts';
 import type { Box, DetectedFace, RgbImage } from './types.ts';
 import { thumbnailTiles } from './tiles.ts';
@@ -378,6 +379,7 @@ export async function tryOpenEngine(opts: EngineOptions): Promise<Result<Engine>
   const galleryLoading = gallery.load();
   galleryLoading.catch(() => undefined);
   setImageThreads(opts.imageThreads ?? availableParallelism());
+  startJpegDecoder().catch((err: Error) => log.warn({ err: err.message }, 'WebAssembly JPEG decoder unavailable; thumbnails go to libvips'));
   const load = { modelsDir: opts.modelsDir, device: opts.device ?? 'auto', intraOpThreads: opts.intraOpThreads };
   const detector = await loadDetector(detectorName, load);
   if (!detector.ok) return detector;
