@@ -15,7 +15,7 @@ import { buildPeopleIndex, loadPipeline } from '../tests/support/engine.ts';
 import { peopleDir } from '../tests/support/paths.ts';
 import { MATCH_SEARCH } from './detect.ts';
 import type { ChildAnswer, ChildRequest, Role } from './pipelineChild.ts';
-import { cpuMs, loadNow, machine, median, timeMs } from './stats.ts';
+import { loadNow, machine, median, timeMs } from './stats.ts';
 
 // Time per stage over the shared photos (in this process), and the whole `match` (models loaded)
 // from a photo's bytes to the reply picture on the 1-2.5 MP ones, against face-api.js's own pipeline

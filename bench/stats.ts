@@ -50,7 +50,7 @@ export function machine(): string {
 }
 
 /** Whether this process runs with the Node flags `lookalike` ships with (src/nodeFlags.ts), as figures should. */
-export function nodeFlagsNote(): string {
+function nodeFlagsNote(): string {
   const missing = NODE_FLAGS.filter((flag) => !process.execArgv.includes(flag));
   return missing.length === 0 ? `node ${NODE_FLAGS.join(' ')} (as shipped)` : `WITHOUT the shipped node flags ${missing.join(' ')}`;
 }
