@@ -1,7 +1,7 @@
 import { tileSizes } from './compose.ts';
 import { jpegSize } from './decode.ts';
 import { cropForDisplay, displaySquare } from './faces.ts';
-import { decodeJpegRgb } from './runtime/jpegWasm.ts';
+import { decodeJpegRgba } from './runtime/jpegWasm.ts';
 import { sharp } from './runtime/sharp.ts';
 import type { Box, RgbImage } from './types.ts';
 
@@ -41,16 +41,37 @@ export async function thumbnailTiles(jpegs: readonly Uint8Array[], sizes: readon
       const dims = jpegSize(jpeg);
       const side = dims && dims.width === dims.height ? dims.width : 0;
       if (!(side > 0 && (2 * size === side || size >= side))) return thumbnailTile(jpeg, size).catch(() => null);
-      const decoded = await decodeJpegRgb(jpeg).catch(() => decodeWithSharp(jpeg));
+      const decoded: Pixels | null = await decodeJpegRgba(jpeg)
+        .then((rgba) => ({ ...rgba, channels: 4 as const }))
+        .catch(() => decodeWithSharp(jpeg));
       if (!decoded || decoded.width !== side || decoded.height !== side) return null;
-      if (size === side) return decoded;
-      return 2 * size === side ? halve(decoded.data, side) : enlarge(decoded.data, side, size);
+      if (size === side) return packRgb(decoded);
+      return 2 * size === side ? halve(decoded, side) : enlarge(decoded, side, size);
     }),
   );
 }
 
+/** Decoded pixels of 3 (RGB) or 4 (RGBA, as the WebAssembly decoder gives them) bytes each. */
+interface Pixels {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  channels: 3 | 4;
+}
+
+function packRgb({ data: pixels, width, height, channels }: Pixels): RgbImage {
+  if (channels === 3) return { data: Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), width, height };
+  const data = Buffer.allocUnsafe(width * height * 3);
+  for (let i = 0, o = 0; i < pixels.length; i += 4, o += 3) {
+    data[o] = pixels[i]!;
+    data[o + 1] = pixels[i + 1]!;
+    data[o + 2] = pixels[i + 2]!;
+  }
+  return { data, width, height };
+}
+
 /** A thumbnail decoded by libvips: the fallback for one the WebAssembly decoder refuses. */
-async function decodeWithSharp(jpeg: Uint8Array): Promise<RgbImage | null> {
+async function decodeWithSharp(jpeg: Uint8Array): Promise<Pixels | null> {
   const decoded = await sharp(jpeg, { failOn: 'error' })
     .removeAlpha()
     .toColourspace('srgb')
@@ -58,23 +79,23 @@ async function decodeWithSharp(jpeg: Uint8Array): Promise<RgbImage | null> {
     .toBuffer({ resolveWithObject: true })
     .catch(() => null);
   if (!decoded || decoded.info.channels !== 3) return null;
-  return { data: decoded.data, width: decoded.info.width, height: decoded.info.height };
+  return { data: decoded.data, width: decoded.info.width, height: decoded.info.height, channels: 3 };
 }
 
-/** A side x side packed RGB square, averaged over 2x2 blocks. */
-function halve(pixels: Buffer, side: number): RgbImage {
+/** A side x side square averaged over 2x2 blocks, as packed RGB. */
+function halve({ data: pixels, channels: n }: Pixels, side: number): RgbImage {
   const half = side / 2;
   const data = Buffer.alloc(half * half * 3);
-  const row = side * 3;
+  const row = side * n;
   for (let y = 0; y < half; y++) {
     const top = 2 * y * row;
     let o = y * half * 3;
     for (let x = 0; x < half; x++, o += 3) {
-      const a = top + 6 * x;
+      const a = top + 2 * n * x;
       const b = a + row;
-      data[o] = (pixels[a]! + pixels[a + 3]! + pixels[b]! + pixels[b + 3]! + 2) >> 2;
-      data[o + 1] = (pixels[a + 1]! + pixels[a + 4]! + pixels[b + 1]! + pixels[b + 4]! + 2) >> 2;
-      data[o + 2] = (pixels[a + 2]! + pixels[a + 5]! + pixels[b + 2]! + pixels[b + 5]! + 2) >> 2;
+      data[o] = (pixels[a]! + pixels[a + n]! + pixels[b]! + pixels[b + n]! + 2) >> 2;
+      data[o + 1] = (pixels[a + 1]! + pixels[a + n + 1]! + pixels[b + 1]! + pixels[b + n + 1]! + 2) >> 2;
+      data[o + 2] = (pixels[a + 2]! + pixels[a + n + 2]! + pixels[b + 2]! + pixels[b + n + 2]! + 2) >> 2;
     }
   }
   return { data, width: half, height: half };
@@ -88,10 +109,10 @@ function cubicWeights(t: number): [number, number, number, number] {
 }
 
 /**
- * A side x side packed RGB square enlarged to size x size by a separable Catmull-Rom filter (pixel
- * centres aligned, edges repeated).
+ * A side x side square enlarged to size x size by a separable Catmull-Rom filter (pixel centres
+ * aligned, edges repeated), as packed RGB.
  */
-function enlarge(pixels: Buffer, side: number, size: number): RgbImage {
+function enlarge({ data: pixels, channels: n }: Pixels, side: number, size: number): RgbImage {
   // Per output column (and row): its four source neighbours (edges repeated) and their weights.
   const taps = new Int32Array(4 * size);
   const weights = new Float32Array(4 * size);
@@ -107,15 +128,15 @@ function enlarge(pixels: Buffer, side: number, size: number): RgbImage {
   }
   // Rows first: side rows of size pixels, as floats.
   const across = new Float32Array(side * size * 3);
-  const row = side * 3;
+  const row = side * n;
   for (let y = 0; y < side; y++) {
     const src = y * row;
     let o = y * size * 3;
     for (let x = 0, t = 0; x < size; x++, t += 4, o += 3) {
-      const a = src + 3 * taps[t]!;
-      const b = src + 3 * taps[t + 1]!;
-      const c = src + 3 * taps[t + 2]!;
-      const d = src + 3 * taps[t + 3]!;
+      const a = src + n * taps[t]!;
+      const b = src + n * taps[t + 1]!;
+      const c = src + n * taps[t + 2]!;
+      const d = src + n * taps[t + 3]!;
       const w0 = weights[t]!;
       const w1 = weights[t + 1]!;
       const w2 = weights[t + 2]!;

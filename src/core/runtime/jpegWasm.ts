@@ -25,13 +25,27 @@ export function startJpegDecoder(): Promise<void> {
   return ready;
 }
 
+/** Decoded pixels as libjpeg hands them over: 4 bytes a pixel (RGBA, alpha unused). */
+export interface RgbaPixels {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
 /**
- * A baseline or progressive JPEG as packed RGB. Throws on a file it cannot decode (libjpeg's exit
+ * A baseline or progressive JPEG as RGBA, the decoder's own layout (a caller that resamples anyway
+ * reads it as it is, without a pass to pack it). Throws on a file it cannot decode (libjpeg's exit
  * becomes an exception, and the decoder goes on working); a truncated file decodes, its end grey.
  */
-export async function decodeJpegRgb(jpeg: Uint8Array): Promise<RgbImage> {
+export async function decodeJpegRgba(jpeg: Uint8Array): Promise<RgbaPixels> {
   await startJpegDecoder();
-  const { data: rgba, width, height } = await decode(jpeg.buffer.slice(jpeg.byteOffset, jpeg.byteOffset + jpeg.byteLength) as ArrayBuffer);
+  const { data, width, height } = await decode(jpeg.buffer.slice(jpeg.byteOffset, jpeg.byteOffset + jpeg.byteLength) as ArrayBuffer);
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height };
+}
+
+/** A baseline or progressive JPEG as packed RGB (see decodeJpegRgba). */
+export async function decodeJpegRgb(jpeg: Uint8Array): Promise<RgbImage> {
+  const { data: rgba, width, height } = await decodeJpegRgba(jpeg);
   const data = Buffer.allocUnsafe(width * height * 3);
   for (let i = 0, o = 0; i < rgba.length; i += 4, o += 3) {
     data[o] = rgba[i]!;
