@@ -1,7 +1,7 @@
 import { tileSizes } from './compose.ts';
 import { jpegSize } from './decode.ts';
 import { cropForDisplay, displaySquare } from './faces.ts';
-import { decodeJpegRgba } from './runtime/jpegWasm.ts';
+import { decodeJpegRgba, packRgb } from './runtime/jpegWasm.ts';
 import { sharp } from './runtime/sharp.ts';
 import type { Box, RgbImage } from './types.ts';
 
@@ -45,7 +45,7 @@ export async function thumbnailTiles(jpegs: readonly Uint8Array[], sizes: readon
         .then((rgba) => ({ ...rgba, channels: 4 as const }))
         .catch(() => decodeWithSharp(jpeg));
       if (!decoded || decoded.width !== side || decoded.height !== side) return null;
-      if (size === side) return packRgb(decoded);
+      if (size === side) return asRgb(decoded);
       return 2 * size === side ? halve(decoded, side) : enlarge(decoded, side, size);
     }),
   );
@@ -59,15 +59,9 @@ interface Pixels {
   channels: 3 | 4;
 }
 
-function packRgb({ data: pixels, width, height, channels }: Pixels): RgbImage {
-  if (channels === 3) return { data: Buffer.from(pixels.buffer, pixels.byteOffset, pixels.byteLength), width, height };
-  const data = Buffer.allocUnsafe(width * height * 3);
-  for (let i = 0, o = 0; i < pixels.length; i += 4, o += 3) {
-    data[o] = pixels[i]!;
-    data[o + 1] = pixels[i + 1]!;
-    data[o + 2] = pixels[i + 2]!;
-  }
-  return { data, width, height };
+function asRgb(pixels: Pixels): RgbImage {
+  const { data, width, height } = pixels;
+  return pixels.channels === 3 ? { data: Buffer.from(data.buffer, data.byteOffset, data.byteLength), width, height } : packRgb(pixels);
 }
 
 /** A thumbnail decoded by libvips: the fallback for one the WebAssembly decoder refuses. */

@@ -45,7 +45,11 @@ export async function decodeJpegRgba(jpeg: Uint8Array): Promise<RgbaPixels> {
 
 /** A baseline or progressive JPEG as packed RGB (see decodeJpegRgba). */
 export async function decodeJpegRgb(jpeg: Uint8Array): Promise<RgbImage> {
-  const { data: rgba, width, height } = await decodeJpegRgba(jpeg);
+  return packRgb(await decodeJpegRgba(jpeg));
+}
+
+/** RGBA pixels packed to RGB, alpha dropped. */
+export function packRgb({ data: rgba, width, height }: RgbaPixels): RgbImage {
   const data = Buffer.allocUnsafe(width * height * 3);
   for (let i = 0, o = 0; i < rgba.length; i += 4, o += 3) {
     data[o] = rgba[i]!;
