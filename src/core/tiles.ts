@@ -1,7 +1,7 @@
 import { tileSizes } from './compose.ts';
 import { jpegSize } from './decode.ts';
 import { cropForDisplay, displaySquare } from './faces.ts';
-import { decodeJpegRgba, packRgb } from './runtime/jpegWasm.ts';
+import { decodeJpegRgba, packRgb, type RgbaPixels } from './runtime/jpegWasm.ts';
 import { sharp } from './runtime/sharp.ts';
 import type { Box, RgbImage } from './types.ts';
 
@@ -41,9 +41,7 @@ export async function thumbnailTiles(jpegs: readonly Uint8Array[], sizes: readon
       const dims = jpegSize(jpeg);
       const side = dims && dims.width === dims.height ? dims.width : 0;
       if (!(side > 0 && (2 * size === side || size >= side))) return thumbnailTile(jpeg, size).catch(() => null);
-      const decoded: Pixels | null = await decodeJpegRgba(jpeg)
-        .then((rgba) => ({ ...rgba, channels: 4 as const }))
-        .catch(() => decodeWithSharp(jpeg));
+      const decoded: Pixels | null = await decodeJpegRgba(jpeg).catch(() => decodeWithSharp(jpeg));
       if (!decoded || decoded.width !== side || decoded.height !== side) return null;
       if (size === side) return asRgb(decoded);
       return 2 * size === side ? halve(decoded, side) : enlarge(decoded, side, size);
@@ -51,17 +49,11 @@ export async function thumbnailTiles(jpegs: readonly Uint8Array[], sizes: readon
   );
 }
 
-/** Decoded pixels of 3 (RGB) or 4 (RGBA, as the WebAssembly decoder gives them) bytes each. */
-interface Pixels {
-  data: Uint8Array;
-  width: number;
-  height: number;
-  channels: 3 | 4;
-}
+/** Decoded pixels: RGBA as the WebAssembly decoder gives them, or packed RGB from libvips. */
+type Pixels = RgbaPixels | (RgbImage & { channels: 3 });
 
 function asRgb(pixels: Pixels): RgbImage {
-  const { data, width, height } = pixels;
-  return pixels.channels === 3 ? { data: Buffer.from(data.buffer, data.byteOffset, data.byteLength), width, height } : packRgb(pixels);
+  return pixels.channels === 3 ? pixels : packRgb(pixels);
 }
 
 /** A thumbnail decoded by libvips: the fallback for one the WebAssembly decoder refuses. */

@@ -5,8 +5,8 @@ import type { RgbImage } from '../types.ts';
 
 // The one place that imports @jsquash/jpeg: libjpeg's (mozjpeg's) decoder compiled to WebAssembly, for
 // the gallery's own small thumbnails only (never a user's file: those go through sharp, decode.ts).
-// A sharp call costs about a millisecond whatever the image's size on the bench VM (its threads hand
-// work over through about 100 futex calls); this decodes a 208 px thumbnail in about 0.6 ms on the
+// A sharp call costs 1-2 ms whatever the image's size on the bench VM (its threads hand work over
+// through 100-180 futex calls); this decodes a 208 px thumbnail in about 0.6 ms on the
 // main thread, with the same pixels.
 
 let ready: Promise<void> | null = null;
@@ -30,6 +30,7 @@ export interface RgbaPixels {
   data: Uint8Array;
   width: number;
   height: number;
+  channels: 4;
 }
 
 /**
@@ -40,7 +41,7 @@ export interface RgbaPixels {
 export async function decodeJpegRgba(jpeg: Uint8Array): Promise<RgbaPixels> {
   await startJpegDecoder();
   const { data, width, height } = await decode(jpeg.buffer.slice(jpeg.byteOffset, jpeg.byteOffset + jpeg.byteLength) as ArrayBuffer);
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height };
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height, channels: 4 };
 }
 
 /** A baseline or progressive JPEG as packed RGB (see decodeJpegRgba). */
