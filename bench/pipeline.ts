@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os, { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { composeReply } from '../src/core/compose.ts';
@@ -9,9 +9,14 @@ import { intraOpThreadsFor } from '../src/core/engine.ts';
 import { DEFAULT_LIMITS } from '../src/bots/shared/limits.ts';
 import { chipForModel, cropForDisplay } from '../src/core/faces.ts';
 import { Gallery } from '../src/core/gallery.ts';
+import { DEFAULT_MODEL_CHIP } from '../src/core/models/faceRecognitionNet.ts';
 import { setImageThreads } from '../src/core/runtime/sharp.ts';
+import { buildIndex } from '../src/jobs/buildIndex.ts';
+import { convertBlazeFace } from '../src/jobs/convertBlazeFace.ts';
+import { convertFaceRecognitionNet, convertFaceRecognitionNetInt8 } from '../src/jobs/convertFaceRecognitionNet.ts';
+import { calibrationCrops, DEFAULT_MODEL_CALIBRATION_CROPS } from '../src/jobs/faceCalibration.ts';
 import { listGalleryImages } from '../src/jobs/galleryFolder.ts';
-import { buildPeopleIndex, loadPipeline } from '../tests/support/engine.ts';
+import { buildPeopleIndex, config, loadPipeline } from '../tests/support/engine.ts';
 import { peopleDir } from '../tests/support/paths.ts';
 import { MATCH_SEARCH } from './detect.ts';
 import type { ChildAnswer, ChildRequest, Role } from './pipelineChild.ts';
@@ -24,7 +29,9 @@ import { loadNow, machine, median, timeMs } from './stats.ts';
 // its own, as deployed (pipelineChild.ts: `match`'s engine, a bot's engine, face-api.js), in passes
 // over all the photos that take turns. Detection is timed as `match` searches (MATCH_SEARCH); embed
 // is the aligned chip and the model. CPU times are every thread of the process: the work, whatever
-// the machine's load.
+// the machine's load. A fourth process matches against an index built with the default model in int8
+// (`model convert-default --precision int8`, calibrated on faces/people, in a scratch models folder),
+// so that its effect on the whole `match` is measured in the same run.
 // `node --initial-old-space-size=64 --import tsx bench/pipeline.ts [rounds]` (the flags `lookalike` ships with)
 
 export interface PipelineBench {
@@ -43,6 +50,12 @@ export interface PipelineBench {
     noPictureMs: number;
     /** The same photos through an engine opened as the bots open theirs (ORT and libvips threads shared out: intraOpThreadsFor). */
     bot: { intraOpThreads: number; medianMs: number; p95Ms: number };
+    /**
+     * The same photos against an index built with the default model in int8 (`--precision int8`),
+     * each photo matched by `match`'s fp32 process and the int8 one back to back (which goes first
+     * alternates): processes a pass apart differed by a few ms with the same code, photo pairs do not.
+     */
+    int8: { medianMs: number; p95Ms: number; pairedFasterMs: number; fasterIn: number; pairs: number };
   };
   peer: { name: string; medianMs: number; cpuMs: number; faces: number; ourFaces: number };
   /** peer.medianMs / endToEnd.medianMs, medians of the same run. */
@@ -51,10 +64,10 @@ export interface PipelineBench {
 }
 
 /** One side of the comparison in a process of its own (pipelineChild.ts), started with this process's Node flags. */
-async function startChild(role: Role, args: string[] = []): Promise<{ name: string; run(request: ChildRequest): Promise<ChildAnswer>; close(): void }> {
+async function startChild(role: Role, args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<{ name: string; run(request: ChildRequest): Promise<ChildAnswer>; close(): void }> {
   const child = fork(fileURLToPath(new URL('./pipelineChild.ts', import.meta.url)), [role, ...args], {
     execArgv: process.execArgv,
-    env: { ...process.env, LOG_LEVEL: 'warn' },
+    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`the ${role} process exited (${code})`))));
@@ -75,9 +88,25 @@ async function startChild(role: Role, args: string[] = []): Promise<{ name: stri
   };
 }
 
+/** A models folder with the default models and the default model's int8 graph, and an index built with it. */
+async function int8Index(): Promise<{ modelsDir: string; dataDir: string; dispose(): void }> {
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'lookalike-bench-int8-'));
+  const modelsDir = path.join(scratch, 'models');
+  await convertFaceRecognitionNet({ modelsDir });
+  await convertBlazeFace({ modelsDir });
+  const chips = await calibrationCrops(peopleDir, { modelsDir: config.modelsDir, device: 'cpu', chip: DEFAULT_MODEL_CHIP, count: DEFAULT_MODEL_CALIBRATION_CROPS });
+  if (!chips.ok) throw new Error(chips.error.message);
+  await convertFaceRecognitionNetInt8({ modelsDir, calibration: chips.value });
+  const dataDir = path.join(scratch, 'data');
+  const built = await buildIndex({ folder: peopleDir, dataDir, modelsDir, device: 'cpu', precision: 'int8' });
+  if (!built.ok) throw new Error(built.error.message);
+  return { modelsDir, dataDir, dispose: () => rmSync(scratch, { recursive: true, force: true }) };
+}
+
 export async function benchPipeline(rounds = 4): Promise<PipelineBench> {
   const load0 = loadNow();
   const { dataDir } = await buildPeopleIndex();
+  const quantised = await int8Index();
   // libvips' threads as `match` has them, for the stages timed here.
   setImageThreads(availableParallelism());
   const galleryOpened = await Gallery.open(path.join(dataDir, 'index'));
@@ -109,16 +138,23 @@ export async function benchPipeline(rounds = 4): Promise<PipelineBench> {
     t.compose.push(composeMs);
   }
 
-  const [ours, bot, peer] = await Promise.all([startChild('match', [dataDir]), startChild('bot', [dataDir]), startChild('face-api')]);
+  const [ours, bot, peer, int8] = await Promise.all([
+    startChild('match', [dataDir]),
+    startChild('bot', [dataDir]),
+    startChild('face-api'),
+    startChild('match', [quantised.dataDir], { LOOKALIKE_MODELS_DIR: quantised.modelsDir }),
+  ]);
   // Warm-up: arenas, pre-packed weights, wasm kernels, the reply picture's layouts and sprites.
   for (const { file } of big.slice(0, 3)) {
-    for (const side of [ours, bot, peer]) await side.run({ file });
+    for (const side of [ours, bot, peer, int8]) await side.run({ file });
   }
   const e2e: number[] = [];
   const e2eFirst: number[] = [];
   const e2eCpu: number[] = [];
   const bare: number[] = [];
   const botMs: number[] = [];
+  const int8Ms: number[] = [];
+  const int8Gain: number[] = [];
   const peerMs: number[] = [];
   const peerCpu: number[] = [];
   let ourFaces = 0;
@@ -151,6 +187,15 @@ export async function benchPipeline(rounds = 4): Promise<PipelineBench> {
       const answer = await bot.run({ file });
       if (answer.ok) botMs.push(answer.wall);
     },
+    async (file) => {
+      const int8First = int8Gain.length % 2 === 0;
+      const first = await (int8First ? int8 : ours).run({ file });
+      const second = await (int8First ? ours : int8).run({ file });
+      const [fp32Answer, int8Answer] = int8First ? [second, first] : [first, second];
+      if (!fp32Answer.ok || !int8Answer.ok) return;
+      int8Ms.push(int8Answer.wall);
+      int8Gain.push(fp32Answer.wall - int8Answer.wall);
+    },
   ];
   for (let round = 0; round < rounds; round++) {
     for (let i = 0; i < passes.length; i++) {
@@ -158,8 +203,10 @@ export async function benchPipeline(rounds = 4): Promise<PipelineBench> {
       for (const { file } of big) await pass(file, round);
     }
   }
-  for (const side of [ours, bot, peer]) side.close();
+  for (const side of [ours, bot, peer, int8]) side.close();
   await pipeline.dispose();
+  quantised.dispose();
+  const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.ceil(0.95 * xs.length) - 1]!;
   const sorted = [...e2e].sort((a, b) => a - b);
   const botSorted = [...botMs].sort((a, b) => a - b);
   const endToEnd = {
@@ -171,6 +218,7 @@ export async function benchPipeline(rounds = 4): Promise<PipelineBench> {
     cpuMs: median(e2eCpu),
     noPictureMs: median(bare),
     bot: { intraOpThreads: intraOpThreadsFor(DEFAULT_LIMITS.concurrency), medianMs: median(botMs), p95Ms: botSorted[Math.ceil(0.95 * botSorted.length) - 1]! },
+    int8: { medianMs: median(int8Ms), p95Ms: p95(int8Ms), pairedFasterMs: median(int8Gain), fasterIn: int8Gain.filter((g) => g > 0).length, pairs: int8Gain.length },
   };
   return {
     photos: t.decode.length,

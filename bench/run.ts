@@ -2,6 +2,7 @@ import os from 'node:os';
 import { benchAccuracy } from './accuracy.ts';
 import { benchAlignment } from './alignment.ts';
 import { benchConcurrency } from './concurrency.ts';
+import { benchDefaultInt8 } from './defaultInt8.ts';
 import { benchDetect, TIMED } from './detect.ts';
 import { benchEmbedding } from './embedding.ts';
 import { benchHnsw } from './hnsw.ts';
@@ -30,7 +31,7 @@ const arg = (name: string): string | undefined => {
   return i > 0 ? process.argv[i + 1] : undefined;
 };
 
-const BENCHES = ['pipeline', 'embedding', 'hnsw', 'detect', 'accuracy', 'alignment', 'vggface', 'vggconvert', 'imdb', 'reply', 'video', 'videomemory', 'load', 'startup', 'concurrency', 'scale'] as const;
+const BENCHES = ['pipeline', 'int8', 'embedding', 'hnsw', 'detect', 'accuracy', 'alignment', 'vggface', 'vggconvert', 'imdb', 'reply', 'video', 'videomemory', 'load', 'startup', 'concurrency', 'scale'] as const;
 type BenchName = (typeof BENCHES)[number];
 const only = arg('--only')?.split(',').map((s) => s.trim().toLowerCase());
 for (const name of only ?? []) if (!(BENCHES as readonly string[]).includes(name)) throw new Error(`unknown benchmark "${name}": ${BENCHES.join(', ')}`);
@@ -68,13 +69,21 @@ await step('pipeline', benchPipeline, (p, load) => {
   const e = p.endToEnd;
   row(
     `end-to-end \`match\`, photo bytes to reply picture, on the ${e.photos} shared ${f(e.megapixels)} MP (median) photos of 1-2.5 MP, models loaded (median ms; p95; first round, photo sizes new to the process; without the reply picture)`,
-    `${f(e.medianMs, 0)}; p95 ${f(e.p95Ms, 0)}; first round ${f(e.firstRoundMs, 0)}; ${f(e.noPictureMs, 0)} without the picture; through an engine opened as the bots open theirs (ORT and libvips ${e.bot.intraOpThreads} thread${e.bot.intraOpThreads === 1 ? '' : 's'} a request) ${f(e.bot.medianMs, 0)}, p95 ${f(e.bot.p95Ms, 0)} (${load} to ${p.load[1]}); was ${WAS.endToEnd}`,
+    `${f(e.medianMs, 0)}; p95 ${f(e.p95Ms, 0)}; first round ${f(e.firstRoundMs, 0)}; ${f(e.noPictureMs, 0)} without the picture; through an engine opened as the bots open theirs (ORT and libvips ${e.bot.intraOpThreads} thread${e.bot.intraOpThreads === 1 ? '' : 's'} a request) ${f(e.bot.medianMs, 0)}, p95 ${f(e.bot.p95Ms, 0)}; against an index built with the default model in int8 (\`--precision int8\`) ${f(e.int8.medianMs, 0)}, p95 ${f(e.int8.p95Ms, 0)}, photo by photo ${f(e.int8.pairedFasterMs)} ms faster than fp32 (median; faster on ${e.int8.fasterIn} of ${e.int8.pairs}) (${load} to ${p.load[1]}); was ${WAS.endToEnd}`,
     `≤ 60 — ${met(e.medianMs <= 60)}`,
   );
   row(
     `${p.peer.name}, same photos, same run, in passes taking turns: median ms; its median over ours`,
     `${f(p.peer.medianMs, 0)} ms against our ${f(e.medianMs, 0)} ms: ${f(p.ratio)}x (faces found: ${p.peer.faces} by face-api, ${p.peer.ourFaces} by us); was ${WAS.peer}`,
     `≥ 8x — ${met(p.ratio >= 8)}`,
+  );
+});
+
+await step('int8', () => benchDefaultInt8(), (q, load) => {
+  const [a, b] = [q.validation.fp32, q.validation.int8];
+  row(
+    `default model in int8 (\`model convert-default --precision int8\`, calibrated on ${q.calibrationChips} faces of faces/people) against fp32: ms/face batch 1; cosine to the fp32 descriptor on ${q.agreement.faces} validation faces, worst / 5th percentile / median; validation leave-one-out top-1 and gallery protocol top-1, fp32 against int8 (\`bench/defaultInt8.ts\`)`,
+    `${f(q.msPerFace.fp32, 2)} against ${f(q.msPerFace.int8, 2)} (${load}); ${f(q.agreement.min, 4)} / ${f(q.agreement.p5, 4)} / ${f(q.agreement.median, 4)}; ${f(a.top1, 3)} / ${f(a.galleryTop1, 3)} against ${f(b.top1, 3)} / ${f(b.galleryTop1, 3)}`,
   );
 });
 

@@ -5,14 +5,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config.ts';
 import { toNchwBatch } from '../src/core/models/faceRecognitionNet.ts';
-import { load as loadVggFace, vggFaceThreads } from '../src/core/models/vggFace.ts';
+import { load as loadVggFace, VGG_FACE_CHIP, vggFaceThreads } from '../src/core/models/vggFace.ts';
 import { createSession, runFloat32, type OrtSession, type SessionOptions } from '../src/core/runtime/ort.ts';
 import type { RgbImage } from '../src/core/types.ts';
 import type { Tensor2D, Tensor4D } from '@tensorflow/tfjs';
 import { calibrateVggFace, saveVggFaceInt8Model, saveVggFaceModel } from '../src/jobs/convertVggFace.ts';
 import { writeModelFile } from '../src/jobs/onnx/modelFile.ts';
 import { hwioToOihw } from '../src/jobs/onnx/layout.ts';
-import { calibrationCrops } from '../src/jobs/vggFaceCalibration.ts';
+import { calibrationCrops } from '../src/jobs/faceCalibration.ts';
 import { buildVggFaceGraph, VGG_FACE_WIDTHS, type LayerWeights, type VggHead } from '../src/jobs/vggFaceGraph.ts';
 import { buildVggFaceInt8Graph } from '../src/jobs/vggFaceInt8.ts';
 import { peopleDir, validationDir } from '../tests/support/paths.ts';
@@ -129,8 +129,8 @@ export async function benchVggFace(opts: { passes?: number; modelsDir?: string }
   const work = mkdtempSync(path.join(os.tmpdir(), 'lookalike-bench-vggface-'));
   try {
     // Aligned faces as the pipeline feeds the model: calibration from faces/people, agreement on faces/validation.
-    const calibration = await calibrationCrops(peopleDir, { modelsDir, device: 'cpu', count: 64 });
-    const held = await calibrationCrops(validationDir, { modelsDir, device: 'cpu', count: 24 });
+    const calibration = await calibrationCrops(peopleDir, { modelsDir, device: 'cpu', chip: VGG_FACE_CHIP, count: 64 });
+    const held = await calibrationCrops(validationDir, { modelsDir, device: 'cpu', chip: VGG_FACE_CHIP, count: 24 });
     if (!calibration.ok || !held.ok) throw new Error('no calibration faces');
     const crops = held.value;
     let weights: KerasLayerWeights[] | null = randomKerasWeights(VGG_FACE_WIDTHS, 7, { tiled: true });

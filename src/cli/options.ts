@@ -9,7 +9,7 @@ export const detectorOption = () =>
   new Option('--detector <name>', 'face detector: blazeface (a CNN with keypoints, faces aligned by them) or haar (the original Haar cascade)').choices(DETECTORS);
 
 export const precisionOption = () =>
-  new Option('--precision <kind>', "the model's arithmetic: fp32, or int8 (VGG-Face, after `model convert-vggface --precision int8`)").choices(PRECISIONS);
+  new Option('--precision <kind>', "the model's arithmetic: fp32, or int8 (after `model convert-default --precision int8` or `model convert-vggface --precision int8`)").choices(PRECISIONS);
 
 /** The data directory, from --data on the root command (which also reads LOOKALIKE_DATA_DIR). */
 export function dataDirOf(command: Command): string {

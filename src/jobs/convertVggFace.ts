@@ -53,7 +53,7 @@ export interface ConvertVggFaceOptions {
   modelFile?: string;
   /** fp32 (default), or int8: statically quantised, calibrated on `calibration`. */
   precision?: Precision;
-  /** Aligned 224 px face crops (vggFaceCalibration.ts) whose activations set the int8 ranges. */
+  /** Aligned 224 px face crops (faceCalibration.ts) whose activations set the int8 ranges. */
   calibration?: readonly RgbImage[];
 }
 

@@ -12,7 +12,7 @@ export interface FaceFraming {
   shiftY: number;
 }
 
-/** Numbers the model computes in: float32, or 8-bit integers (quantised; VGG-Face only). */
+/** Numbers the model computes in: float32, or 8-bit integers (statically quantised, calibrated on face photos). */
 export const PRECISIONS = ['fp32', 'int8'] as const;
 export type Precision = (typeof PRECISIONS)[number];
 

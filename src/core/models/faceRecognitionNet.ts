@@ -3,7 +3,7 @@ import { InferenceError } from '../errors.ts';
 import { createSession, runFloat32, type ExecutionProvider } from '../runtime/ort.ts';
 import type { RgbImage } from '../types.ts';
 import type { FaceTemplate } from '../align.ts';
-import type { FaceEmbedder } from './embedder.ts';
+import type { FaceEmbedder, Precision } from './embedder.ts';
 import { verifyModel } from './manifest.ts';
 
 // face-api.js's FaceRecognitionNet (dlib's 128-D ResNet descriptor) on ONNX Runtime. The ONNX graph
@@ -12,6 +12,8 @@ import { verifyModel } from './manifest.ts';
 // work here is repacking pixels.
 
 export const MODEL_ID = 'default';
+/** The manifest entry of each precision's graph (src/jobs/convertFaceRecognitionNet.ts writes them). */
+export const MANIFEST_IDS: Record<Precision, string> = { fp32: 'default', int8: 'default-int8' };
 /** Unrelated faces score cosine 0.80-0.93 with this model, the same person about 0.93 and up. */
 export const SIMILARITY_FLOOR = 0.75;
 const INPUT_SIZE = 150;
@@ -21,6 +23,8 @@ const MAX_BATCH = 32;
 
 export const CONVERT_HINT =
   'run `npx --no-install lookalike model convert-default` (or scripts/setup.sh) to convert the default model';
+const CONVERT_INT8_HINT =
+  'run `npx --no-install lookalike model convert-default --precision int8 --calibration <folder of face photos>` (see the README)';
 
 export interface LoadOptions {
   modelsDir: string;
@@ -31,6 +35,8 @@ export interface LoadOptions {
    * libvips and Node's own threads use meanwhile.
    */
   intraOpThreads?: number;
+  /** fp32 (default) or the int8 graph. */
+  precision?: Precision;
 }
 
 /** Packed RGB (HWC, uint8) crops into one float32 NCHW batch of raw 0..255 values. */
@@ -79,13 +85,17 @@ export const DLIB_CHIP_TEMPLATE: FaceTemplate = Object.freeze(
   ) as unknown as FaceTemplate,
 );
 
+/** The chip the model takes (its template and side): what int8 calibration aligns faces to. */
+export const DEFAULT_MODEL_CHIP = Object.freeze({ template: DLIB_CHIP_TEMPLATE, size: INPUT_SIZE });
+
 export interface FaceRecognitionNetEmbedder extends FaceEmbedder {
   /** The execution provider ORT runs on. */
   readonly provider: ExecutionProvider;
 }
 
 export async function load(opts: LoadOptions): Promise<FaceRecognitionNetEmbedder> {
-  const { path: file, entry } = await verifyModel(opts.modelsDir, MODEL_ID, CONVERT_HINT);
+  const precision = opts.precision ?? 'fp32';
+  const { path: file, entry } = await verifyModel(opts.modelsDir, MANIFEST_IDS[precision], precision === 'int8' ? CONVERT_INT8_HINT : CONVERT_HINT);
   if (entry.inputSize !== INPUT_SIZE || entry.dims !== DIMS) {
     throw new InferenceError(`model '${MODEL_ID}' in the manifest is ${entry.inputSize}px/${entry.dims}-D, expected ${INPUT_SIZE}px/${DIMS}-D`);
   }
@@ -106,6 +116,7 @@ export async function load(opts: LoadOptions): Promise<FaceRecognitionNetEmbedde
     descriptor: String(DIMS),
     dims: DIMS,
     template: DLIB_CHIP_TEMPLATE,
+    precision,
     // For Haar boxes. Swept on deepface_pairs.csv and leave-one-out retrieval over shared/faces/people
     // (README, "Accuracy"): margin 0.2 gave AUC 0.958 / top-1 0.82; margin 0.1 shifted 5 % down, 1.000 / 0.956.
     framing: { margin: 0.1, shiftY: 0.05 },

@@ -31,7 +31,7 @@ interface ModelSpec {
 const models: Record<string, ModelSpec> = {
   default: {
     descriptors: ['128'],
-    precisions: ['fp32'],
+    precisions: ['fp32', 'int8'],
     load: async (opts) => (await import('./faceRecognitionNet.ts')).load(opts),
     similarityFloor: async () => (await import('./faceRecognitionNet.ts')).SIMILARITY_FLOOR,
   },

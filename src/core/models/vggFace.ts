@@ -64,6 +64,9 @@ export const VGG_FACE_TEMPLATE: FaceTemplate = Object.freeze({
   mouth: { x: 0.5, y: 0.75 },
 });
 
+/** The chip VGG-Face takes (its template and side): what int8 calibration aligns faces to. */
+export const VGG_FACE_CHIP = Object.freeze({ template: VGG_FACE_TEMPLATE, size: INPUT_SIZE });
+
 export interface VggFaceEmbedder extends FaceEmbedder {
   readonly provider: ExecutionProvider;
   /** The graph output the descriptor is read from: 'fc7' or 'fc8'. */
