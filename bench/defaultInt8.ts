@@ -6,6 +6,7 @@ import type { FacePipeline } from '../src/core/faces.ts';
 import type { FaceEmbedder } from '../src/core/models/embedder.ts';
 import { DEFAULT_MODEL_CHIP } from '../src/core/models/faceRecognitionNet.ts';
 import { loadModel } from '../src/core/models/registry.ts';
+import { cosine } from '../src/core/similarity.ts';
 import { convertFaceRecognitionNet, convertFaceRecognitionNetInt8 } from '../src/jobs/convertFaceRecognitionNet.ts';
 import { calibrationCrops, DEFAULT_MODEL_CALIBRATION_CROPS } from '../src/jobs/faceCalibration.ts';
 import { config, loadPipeline } from '../tests/support/engine.ts';
@@ -34,18 +35,6 @@ async function loadInt8(modelsDir: string): Promise<FaceEmbedder> {
   const model = await loadModel('default', { modelsDir, device: 'cpu', precision: 'int8' });
   if (!model.ok) throw new Error(model.error.message);
   return model.value;
-}
-
-function cosine(a: Float32Array, b: Float32Array): number {
-  let dot = 0;
-  let na = 0;
-  let nb = 0;
-  for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
-  }
-  return dot / Math.sqrt(na * nb);
 }
 
 function protocols(validation: DescribedPhoto[], people: DescribedPhoto[]) {

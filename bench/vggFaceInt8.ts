@@ -1,7 +1,7 @@
 import { GraphBuilder, attr, floatTensor } from '../src/jobs/onnx/graphBuilder.ts';
 import type { ModelProto } from '../src/jobs/onnx/proto.ts';
 import { INPUT_SIZE, MEAN_BGR, reverseInputChannels, vggLayerPlan, type LayerWeights, type VggLayer, type VggWidths } from '../src/jobs/vggFaceGraph.ts';
-import { quantizePerChannel } from '../src/jobs/vggFaceInt8.ts';
+import { quantizePerChannel } from '../src/jobs/onnx/calibration.ts';
 
 // The dynamically quantised int8 variant of the VGG-Face graph, measured against the static one that
 // ships (src/jobs/vggFaceInt8.ts), quantised the way onnxruntime's Python quantize_dynamic does it: weights quantised once, symmetric per output channel; activations

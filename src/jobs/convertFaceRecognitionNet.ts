@@ -4,18 +4,19 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../core/errors.ts';
-import { CONVERT_HINT, MANIFEST_IDS, toNchwBatch } from '../core/models/faceRecognitionNet.ts';
+import { CONVERT_HINT, MANIFEST_IDS } from '../core/models/faceRecognitionNet.ts';
 import { recordModel, verifyModel, type ModelEntry } from '../core/models/manifest.ts';
-import { createSession, runFloat32 } from '../core/runtime/ort.ts';
+import { createSession } from '../core/runtime/ort.ts';
 import type { RgbImage } from '../core/types.ts';
 import { logger } from '../log.ts';
+import { observeChips, type ActivationRanges } from './onnx/calibration.ts';
 import { GraphBuilder, floatTensor } from './onnx/graphBuilder.ts';
 import { foldChannelAffine, hwioToOihw, outputSize, tfPads2d } from './onnx/layout.ts';
 import { writeModelFile } from './onnx/modelFile.ts';
 import { decodeModel, encodeModel, type ModelProto } from './onnx/proto.ts';
 import { probeGraph, quantiseStatic } from './onnx/staticInt8.ts';
 import { readTfjsWeights, type TfjsTensor } from './tfjsWeights.ts';
-import { RangeObserver, type ActivationRanges } from './vggFaceInt8.ts';
+
 
 // Converts face-api.js's FaceRecognitionNet (dlib's ResNet-34-like face descriptor net, as
 // tfjs weights) into ONNX, following face-api's FaceRecognitionNet.ts / residualLayer.ts /
@@ -244,18 +245,7 @@ async function calibrate(float: ModelProto, chips: readonly RgbImage[], workDir:
   try {
     const { session } = await createSession(probeFile, { device: 'cpu', intraOpThreads: 1 });
     try {
-      const observer = new RangeObserver();
-      for (const pass of ['extremes', 'histogram'] as const) {
-        for (let i = 0; i < chips.length; i += CALIBRATION_BATCH) {
-          const batch = chips.slice(i, i + CALIBRATION_BATCH);
-          const out = await runFloat32(session, { name: 'input', data: toNchwBatch(batch, INPUT_SIZE), dims: [batch.length, 3, INPUT_SIZE, INPUT_SIZE] });
-          for (const [name, t] of Object.entries(out)) {
-            if (pass === 'extremes') observer.observeExtremes(name, t.data);
-            else observer.observeHistogram(name, t.data);
-          }
-        }
-      }
-      return observer.ranges(RANGE_PERCENTILE);
+      return (await observeChips(session, chips, INPUT_SIZE, CALIBRATION_BATCH)).ranges(RANGE_PERCENTILE);
     } finally {
       await session.release();
     }

@@ -3,10 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { rm } from 'node:fs/promises';
 import { ConfigError } from '../core/errors.ts';
 import type { Precision } from '../core/models/embedder.ts';
-import { toNchwBatch } from '../core/models/faceRecognitionNet.ts';
 import { recordModel, sha256File, type ModelEntry } from '../core/models/manifest.ts';
 import { MANIFEST_IDS as VGG_MANIFEST_IDS, vggFaceThreads } from '../core/models/vggFace.ts';
-import { createSession, runFloat32 } from '../core/runtime/ort.ts';
+import { createSession } from '../core/runtime/ort.ts';
 import type { RgbImage } from '../core/types.ts';
 import { logger } from '../log.ts';
 import { KerasWeightsError, openKerasWeights, type KerasLayer, type KerasWeight, type KerasWeightsFile } from './kerasWeights.ts';
@@ -23,7 +22,8 @@ import {
   type VggLayer,
   type VggWidths,
 } from './vggFaceGraph.ts';
-import { buildVggFaceInt8Graph, buildVggFaceProbeGraph, RangeObserver, type ActivationRanges } from './vggFaceInt8.ts';
+import { observeChips, type ActivationRanges } from './onnx/calibration.ts';
+import { buildVggFaceInt8Graph, buildVggFaceProbeGraph } from './vggFaceInt8.ts';
 
 // `lookalike model convert-vggface <file.h5>`: the user's vgg_face_weights.h5 (deepface's Keras
 // weights, downloaded by the user; nothing is fetched here) into models/vgg-face.onnx, with an entry
@@ -232,18 +232,7 @@ export async function calibrateVggFace(
   try {
     const { session } = await createSession(probeFile, { device: 'cpu', intraOpThreads: vggFaceThreads() });
     try {
-      const observer = new RangeObserver();
-      for (const pass of ['extremes', 'histogram'] as const) {
-        for (let i = 0; i < crops.length; i += CALIBRATION_BATCH) {
-          const batch = crops.slice(i, i + CALIBRATION_BATCH);
-          const out = await runFloat32(session, { name: 'input', data: toNchwBatch(batch, INPUT_SIZE), dims: [batch.length, 3, INPUT_SIZE, INPUT_SIZE] });
-          for (const [name, tensor] of Object.entries(out)) {
-            if (pass === 'extremes') observer.observeExtremes(name, tensor.data);
-            else observer.observeHistogram(name, tensor.data);
-          }
-        }
-      }
-      return observer.ranges();
+      return (await observeChips(session, crops, INPUT_SIZE, CALIBRATION_BATCH)).ranges();
     } finally {
       await session.release();
     }

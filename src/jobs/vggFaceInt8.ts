@@ -1,4 +1,5 @@
 import { GraphBuilder, attr, floatTensor, type TensorData } from './onnx/graphBuilder.ts';
+import { activationQuant, quantizePerChannel, type ActivationRanges } from './onnx/calibration.ts';
 import type { ModelProto } from './onnx/proto.ts';
 import { INPUT_SIZE, MEAN_BGR, reverseInputChannels, vggLayerPlan, type LayerWeights, type VggLayer, type VggWidths } from './vggFaceGraph.ts';
 
@@ -18,35 +19,6 @@ import { INPUT_SIZE, MEAN_BGR, reverseInputChannels, vggLayerPlan, type LayerWei
 // The probe graph is the fp32 network with every quantised tensor as an output: what calibration runs.
 
 const FLOAT = 1;
-
-/** Activation ranges, by tensor: 'input' (after the mean), each layer's label (after its ReLU). */
-export type ActivationRanges = Record<string, { min: number; max: number }>;
-
-/** Per-output-channel symmetric quantisation of an [out, ...] kernel: q = round(w / s), s = max|w| / 127. */
-export function quantizePerChannel(kernel: TensorData): { q: Int8Array; scale: Float32Array } {
-  const cout = kernel.dims[0]!;
-  const src = kernel.data as Float32Array;
-  const per = src.length / cout;
-  const q = new Int8Array(src.length);
-  const scale = new Float32Array(cout);
-  for (let o = 0; o < cout; o++) {
-    let max = 0;
-    for (let k = o * per; k < (o + 1) * per; k++) max = Math.max(max, Math.abs(src[k]!));
-    const s = max > 0 ? max / 127 : 1;
-    scale[o] = s;
-    for (let k = o * per; k < (o + 1) * per; k++) q[k] = Math.max(-127, Math.min(127, Math.round(src[k]! / s)));
-  }
-  return { q, scale };
-}
-
-/** uint8 quantisation of a range: scale and zero point with 0 exactly representable. */
-export function activationQuant(range: { min: number; max: number }): { scale: number; zero: number } {
-  const min = Math.min(0, range.min);
-  const max = Math.max(0, range.max, min + 1e-6);
-  const scale = (max - min) / 255;
-  const zero = Math.max(0, Math.min(255, Math.round(-min / scale)));
-  return { scale, zero };
-}
 
 /** The fp32 network with the input after the mean and every layer's output after its ReLU as outputs. */
 export function buildVggFaceProbeGraph(widths: VggWidths, weightsOf: (layer: VggLayer, index: number) => LayerWeights): ModelProto {
@@ -79,63 +51,6 @@ export function buildVggFaceProbeGraph(widths: VggWidths, weightsOf: (layer: Vgg
   });
   for (const [name, dims] of outputs) g.output(name, 'float32', ['N', ...dims]);
   return g.toModel({ producerName: 'lookalike vggFaceInt8 (calibration probe)' });
-}
-
-/**
- * Calibration: the range of each probed tensor over every crop. A tensor's maximum is the
- * 99.99th percentile of its values (from a histogram), so that a few outliers do not waste the
- * 256 levels the rest need; minimums stay exact (only the input has negative values).
- */
-export class RangeObserver {
-  private readonly stats = new Map<string, { min: number; max: number; histogram: Float64Array; top: number }>();
-  private static readonly BINS = 4096;
-
-  /** First pass over a batch: exact minimums and maximums. */
-  observeExtremes(name: string, data: Float32Array): void {
-    let s = this.stats.get(name);
-    if (!s) {
-      s = { min: Infinity, max: -Infinity, histogram: new Float64Array(RangeObserver.BINS), top: 0 };
-      this.stats.set(name, s);
-    }
-    for (let i = 0; i < data.length; i++) {
-      const v = data[i]!;
-      if (v < s.min) s.min = v;
-      if (v > s.max) s.max = v;
-    }
-  }
-
-  /** Second pass: histograms of |value| up to the maximum seen. */
-  observeHistogram(name: string, data: Float32Array): void {
-    const s = this.stats.get(name);
-    if (!s) throw new Error(`${name} was not seen in the first pass`);
-    if (s.top === 0) s.top = Math.max(Math.abs(s.min), Math.abs(s.max), 1e-6);
-    const k = RangeObserver.BINS / s.top;
-    for (let i = 0; i < data.length; i++) {
-      const v = Math.abs(data[i]!);
-      s.histogram[Math.min(RangeObserver.BINS - 1, Math.floor(v * k))]! += 1;
-    }
-  }
-
-  ranges(percentile = 99.99): ActivationRanges {
-    const out: ActivationRanges = {};
-    for (const [name, s] of this.stats) {
-      let max = s.max;
-      const total = s.histogram.reduce((a, b) => a + b, 0);
-      if (total > 0 && s.min >= 0) {
-        const wanted = (percentile / 100) * total;
-        let seen = 0;
-        for (let b = 0; b < s.histogram.length; b++) {
-          seen += s.histogram[b]!;
-          if (seen >= wanted) {
-            max = Math.min(s.max, ((b + 1) * s.top) / RangeObserver.BINS);
-            break;
-          }
-        }
-      }
-      out[name.replace(/^probe\//, '')] = { min: s.min, max };
-    }
-    return out;
-  }
 }
 
 /** The int8 graph. `ranges` come from calibration (RangeObserver) with the same weights. */

@@ -1,4 +1,4 @@
-import { activationQuant, quantizePerChannel, type ActivationRanges } from '../vggFaceInt8.ts';
+import { activationQuant, quantizePerChannel, type ActivationRanges } from './calibration.ts';
 import { DataType, type ModelProto, type NodeProto, type TensorProto } from './proto.ts';
 
 // Static int8 quantisation of a float convolutional ONNX graph, written as QuantizeLinear /
