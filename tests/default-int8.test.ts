@@ -136,12 +136,16 @@ test('the default model in int8: calibrated on some people, its descriptors foll
   }
 });
 
-test('cli: convert-default --precision int8 refuses without --calibration and writes nothing; an int8 index records it and match follows it', async () => {
+test('cli: convert-default --precision int8 refuses without --calibration or with a missing folder and writes nothing; an int8 index records it and match follows it', async () => {
   const empty = path.join(work, 'cli-refused');
   mkdirSync(empty);
   const refused = await lookalike(['model', 'convert-default', '--precision', 'int8'], { LOOKALIKE_MODELS_DIR: empty });
   assert.equal(refused.code, 2);
   assert.match(refused.stderr, /--precision int8 needs --calibration <folder of face photos>/);
+  assert.deepEqual(readdirSync(empty), [], 'nothing was written');
+  const noFolder = await lookalike(['model', 'convert-default', '--precision', 'int8', '--calibration', path.join(work, 'no-such-folder')], { LOOKALIKE_MODELS_DIR: empty });
+  assert.equal(noFolder.code, 1);
+  assert.match(noFolder.stderr, /No such folder: .*no-such-folder/);
   assert.deepEqual(readdirSync(empty), [], 'nothing was written');
 
   const gallery = path.join(work, 'gallery');

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import type { Config } from '../../config.ts';
 import type { Precision } from '../../core/models/embedder.ts';
@@ -20,6 +21,7 @@ export function registerModelCommands(program: Command, config: Config): void {
     .action(async (opts: CalibrationOptions) => {
       // Checked before anything is written: a refused command changes nothing.
       if (opts.precision === 'int8' && !opts.calibration) return refuseWithoutCalibration();
+      if (opts.precision === 'int8' && !isFolder(opts.calibration!)) return refuseMissingFolder(opts.calibration!);
       const { convertFaceRecognitionNet, convertFaceRecognitionNetInt8 } = await import('../../jobs/convertFaceRecognitionNet.ts');
       const { convertBlazeFace } = await import('../../jobs/convertBlazeFace.ts');
       const { DEFAULT_MODEL_CHIP } = await import('../../core/models/faceRecognitionNet.ts');
@@ -81,4 +83,17 @@ interface CalibrationOptions {
 function refuseWithoutCalibration(): void {
   say('lookalike: --precision int8 needs --calibration <folder of face photos> (their faces set the int8 ranges)');
   process.exitCode = 2;
+}
+
+function isFolder(folder: string): boolean {
+  try {
+    return statSync(folder).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function refuseMissingFolder(folder: string): void {
+  say(`lookalike: No such folder: ${folder}`);
+  process.exitCode = 1;
 }
