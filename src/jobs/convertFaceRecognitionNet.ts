@@ -17,7 +17,6 @@ import { decodeModel, encodeModel, type ModelProto } from './onnx/proto.ts';
 import { probeGraph, quantiseStatic } from './onnx/staticInt8.ts';
 import { readTfjsWeights, type TfjsTensor } from './tfjsWeights.ts';
 
-
 // Converts face-api.js's FaceRecognitionNet (dlib's ResNet-34-like face descriptor net, as
 // tfjs weights) into ONNX, following face-api's FaceRecognitionNet.ts / residualLayer.ts /
 // convLayer.ts / scaleLayer.ts op for op. Each scale layer (x*w + b) is folded into its conv.

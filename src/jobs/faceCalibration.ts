@@ -11,8 +11,8 @@ import { IMAGE_EXTENSIONS } from './galleryFolder.ts';
 
 // Calibration crops for a model's int8 graph (VGG-Face's, the default model's): real faces, found and
 // aligned exactly as the pipeline will feed the model (BlazeFace keypoints, the model's template and
-// chip size), from a folder of photos the user names. Their activations set the quantised ranges, so they should look like the
-// faces the index will hold: a few dozen photos of different people are enough.
+// chip size), from a folder of photos the user names. Their activations set the quantised ranges, so
+// they should look like the faces the index will hold: photos of many different people.
 
 /** Crops used when the caller does not say (VGG-Face: the probe's activations take 54 MB a crop). */
 export const DEFAULT_CALIBRATION_CROPS = 64;
