@@ -20,7 +20,7 @@ import { buildPeopleIndex, config, loadPipeline } from '../tests/support/engine.
 import { peopleDir } from '../tests/support/paths.ts';
 import { MATCH_SEARCH } from './detect.ts';
 import type { ChildAnswer, ChildRequest, Role } from './pipelineChild.ts';
-import { loadNow, machine, median, timeMs } from './stats.ts';
+import { loadNow, machine, median, percentile, timeMs } from './stats.ts';
 
 // Time per stage over the shared photos (in this process), and the whole `match` (models loaded)
 // from a photo's bytes to the reply picture on the 1-2.5 MP ones, against face-api.js's own pipeline
@@ -206,19 +206,16 @@ export async function benchPipeline(rounds = 4): Promise<PipelineBench> {
   for (const side of [ours, bot, peer, int8]) side.close();
   await pipeline.dispose();
   quantised.dispose();
-  const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.ceil(0.95 * xs.length) - 1]!;
-  const sorted = [...e2e].sort((a, b) => a - b);
-  const botSorted = [...botMs].sort((a, b) => a - b);
   const endToEnd = {
     photos: big.length,
     megapixels: median(big.map((b) => b.mp)),
     medianMs: median(e2e),
     firstRoundMs: median(e2eFirst),
-    p95Ms: sorted[Math.ceil(0.95 * sorted.length) - 1]!,
+    p95Ms: percentile(e2e, 95),
     cpuMs: median(e2eCpu),
     noPictureMs: median(bare),
-    bot: { intraOpThreads: intraOpThreadsFor(DEFAULT_LIMITS.concurrency), medianMs: median(botMs), p95Ms: botSorted[Math.ceil(0.95 * botSorted.length) - 1]! },
-    int8: { medianMs: median(int8Ms), p95Ms: p95(int8Ms), pairedFasterMs: median(int8Gain), fasterIn: int8Gain.filter((g) => g > 0).length, pairs: int8Gain.length },
+    bot: { intraOpThreads: intraOpThreadsFor(DEFAULT_LIMITS.concurrency), medianMs: median(botMs), p95Ms: percentile(botMs, 95) },
+    int8: { medianMs: median(int8Ms), p95Ms: percentile(int8Ms, 95), pairedFasterMs: median(int8Gain), fasterIn: int8Gain.filter((g) => g > 0).length, pairs: int8Gain.length },
   };
   return {
     photos: t.decode.length,

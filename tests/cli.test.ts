@@ -10,6 +10,7 @@ import { Gallery } from '../src/core/gallery.ts';
 import { decodeImage } from '../src/core/decode.ts';
 import { writeBadInputs } from './support/badInputs.ts';
 import { lookalike, runScript } from './support/cli.ts';
+import { linkPeopleGallery } from './support/linkedGallery.ts';
 import { peopleDir, repoRoot, scenesDir } from './support/paths.ts';
 
 // The command line the way a user runs it: the built bin, a child process, real files.
@@ -152,9 +153,7 @@ test('cli: match takes a folder (the images in it) and --from a list of paths', 
 });
 
 test('an index build with worker threads, from a process with a 40 KB command line', async () => {
-  const gallery = path.join(work, 'small-gallery');
-  mkdirSync(path.join(gallery, 'Joe_Biden'), { recursive: true });
-  for (const f of readdirSync(path.join(peopleDir, 'Joe_Biden')).sort().slice(1, 3)) symlinkSync(path.join(peopleDir, 'Joe_Biden', f), path.join(gallery, 'Joe_Biden', f));
+  const gallery = linkPeopleGallery(path.join(work, 'small-gallery'), ['Joe_Biden'], (files) => files.slice(1, 3));
   const padding = Array.from({ length: 500 }, (_, i) => `an-argument-that-only-makes-the-command-line-long-${i}`);
   const r = await runScript(path.join(repoRoot, 'tests', 'support', 'buildIndexChild.ts'), [gallery, path.join(work, 'pool-data'), ...padding]);
   assert.equal(r.code, 0, `exit ${r.code} ${r.signal ?? ''}: ${r.stderr.slice(-500)}`);

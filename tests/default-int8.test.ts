@@ -1,6 +1,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ModelLoadError } from '../src/core/errors.ts';
@@ -18,6 +18,7 @@ import { DataType } from '../src/jobs/onnx/proto.ts';
 import { probeGraph, quantisedActivations, quantiseStatic } from '../src/jobs/onnx/staticInt8.ts';
 import { RangeObserver } from '../src/jobs/onnx/calibration.ts';
 import { lookalike } from './support/cli.ts';
+import { linkPeopleGallery } from './support/linkedGallery.ts';
 import { config } from './support/engine.ts';
 import { peopleDir, validationDir } from './support/paths.ts';
 
@@ -148,11 +149,7 @@ test('cli: convert-default --precision int8 refuses without --calibration or wit
   assert.match(noFolder.stderr, /No such folder: .*no-such-folder/);
   assert.deepEqual(readdirSync(empty), [], 'nothing was written');
 
-  const gallery = path.join(work, 'gallery');
-  for (const person of ['Barack_Obama', 'Angelina_Jolie', 'Jim_Parsons']) {
-    mkdirSync(path.join(gallery, person), { recursive: true });
-    for (const file of readdirSync(path.join(peopleDir, person)).sort().slice(1, 4)) symlinkSync(path.join(peopleDir, person, file), path.join(gallery, person, file));
-  }
+  const gallery = linkPeopleGallery(path.join(work, 'gallery'), ['Barack_Obama', 'Angelina_Jolie', 'Jim_Parsons'], (files) => files.slice(1, 4));
   const env = { LOOKALIKE_MODELS_DIR: path.join(work, 'cli-models') };
   const converted = await lookalike(['model', 'convert-default', '--precision', 'int8', '--calibration', peopleDir, '--calibration-crops', '32'], env);
   assert.equal(converted.code, 0, converted.stderr);

@@ -18,6 +18,7 @@ import { writeModelFile } from '../src/jobs/onnx/modelFile.ts';
 import { decodeModel, encodeModel, encodeModelChunks } from '../src/jobs/onnx/proto.ts';
 import { buildVggFaceGraph, VGG_FACE_WIDTHS, type VggWidths } from '../src/jobs/vggFaceGraph.ts';
 import { lookalike } from './support/cli.ts';
+import { linkPeopleGallery } from './support/linkedGallery.ts';
 import { peopleDir } from './support/paths.ts';
 import {
   randomCrops,
@@ -343,11 +344,7 @@ test('cli: --precision int8 needs --calibration; an int8 index records it and ma
   assert.equal(noCalibration.code, 2);
   assert.match(noCalibration.stderr, /--precision int8 needs --calibration/);
 
-  const gallery = path.join(work, 'gallery-int8');
-  for (const person of ['Barack_Obama', 'Angelina_Jolie']) {
-    mkdirSync(path.join(gallery, person), { recursive: true });
-    for (const file of readdirSync(path.join(peopleDir, person)).sort().slice(1, 3)) symlinkSync(path.join(peopleDir, person, file), path.join(gallery, person, file));
-  }
+  const gallery = linkPeopleGallery(path.join(work, 'gallery-int8'), ['Barack_Obama', 'Angelina_Jolie'], (files) => files.slice(1, 3));
   const data = path.join(work, 'data-int8');
   // The int8 graph was written by the test before.
   const built = await lookalike(['index', 'build', gallery, '--model', 'vggface', '--precision', 'int8', '--data', data], env);
